@@ -1,0 +1,215 @@
+"""The I/O shell around a venue Session: websocket, REST, reconnect with backoff, silence detection.
+
+All protocol decisions live in the sans-I/O Session; this loop only moves bytes and carries out the
+outbox. The Ray ProviderActor and the single-process runner both use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aiohttp
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from mdc.errors import CollectorError, VenueRejected, is_retryable
+from mdc.events import Event
+from mdc.venues.base import HttpGet, Phase, Reconnect, SendText, Session
+
+log = logging.getLogger(__name__)
+
+EventSink = Callable[[list[Event]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with full jitter, reset after a connection that stayed up."""
+
+    initial_s: float = 0.2
+    maximum_s: float = 10.0
+    factor: float = 2.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        return rng.uniform(0, min(self.maximum_s, self.initial_s * self.factor**attempt))
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    ws_url: str
+    rest_url: str
+    silence_timeout_s: float = 30.0
+    open_timeout_s: float = 10.0
+    max_frame_bytes: int = 8 * 2**20
+
+
+@dataclass
+class ConnectionStats:
+    connects: int = 0
+    reconnects: int = 0
+    messages: int = 0
+    malformed: int = 0
+    http_requests: int = 0
+    http_errors: int = 0
+    last_error: str = ""
+
+
+class VenueConnection:
+    """Keeps one venue session connected until `stop()`; hands every event batch to `sink`.
+
+    `sink` is awaited per received frame, so a slow consumer slows reading (back-pressure reaches
+    the socket, and the venue, not our memory).
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        endpoint: Endpoint,
+        sink: EventSink,
+        *,
+        backoff: Backoff | None = None,
+        rng: random.Random | None = None,
+        on_malformed: Callable[[CollectorError, bytes], None] | None = None,
+    ) -> None:
+        self.session = session
+        self.endpoint = endpoint
+        self.sink = sink
+        self.backoff = backoff or Backoff()
+        self.rng = rng or random.Random()
+        self.stats = ConnectionStats()
+        self.on_malformed = on_malformed
+        self._stopping = asyncio.Event()
+        self._ws: ClientConnection | None = None
+        self._http_client: aiohttp.ClientSession
+        self._pending_http: set[asyncio.Task] = set()
+        self._reconnect_reason = ""
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._ws is not None:
+            await self._ws.close()
+
+    async def run(self) -> None:
+        """Connect, stream, reconnect; returns on stop() or raises VenueRejected when permanent."""
+        attempt = 0
+        async with aiohttp.ClientSession(self.endpoint.rest_url) as http:
+            while not self._stopping.is_set():
+                up_since = time.monotonic()
+                reason = await self._connect_once(http)
+                if self.session.failure is not None:
+                    raise self.session.failure
+                if self._stopping.is_set():
+                    break
+                attempt = 0 if time.monotonic() - up_since > 5 else attempt + 1
+                self.stats.reconnects += 1
+                self.stats.last_error = reason
+                delay = self.backoff.delay(attempt, self.rng)
+                log.info("%s: reconnecting in %.2fs (%s)", self.session.venue.name, delay, reason)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+
+    async def _connect_once(self, http: aiohttp.ClientSession) -> str:
+        url = self.endpoint.ws_url + self.session.venue.ws_path(self.session.config)
+        try:
+            async with connect(
+                url,
+                open_timeout=self.endpoint.open_timeout_s,
+                max_size=self.endpoint.max_frame_bytes,
+                compression=None,
+            ) as ws:
+                self._ws = ws
+                self.stats.connects += 1
+                await self._deliver(self.session.connected(time.time_ns()))
+                return await self._stream(ws, http)
+        except (OSError, TimeoutError, websockets.WebSocketException) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        except VenueRejected as exc:
+            if exc.permanent:
+                self.session.failure = exc
+            return str(exc)
+        finally:
+            self._ws = None
+            await self._deliver(self.session.disconnected(time.time_ns(), "connection ended"))
+
+    async def _stream(self, ws: ClientConnection, http: aiohttp.ClientSession) -> str:
+        self._http_client = http
+        self._reconnect_reason = ""
+        try:
+            while True:
+                await self._carry_out()
+                if self._reconnect_reason:
+                    return self._reconnect_reason
+                try:
+                    frame = await asyncio.wait_for(ws.recv(), self.endpoint.silence_timeout_s)
+                except TimeoutError:
+                    return f"no message for {self.endpoint.silence_timeout_s}s"
+                except websockets.ConnectionClosed as exc:
+                    return self._reconnect_reason or f"connection closed: {exc}"
+                data = frame.encode() if isinstance(frame, str) else frame
+                self.stats.messages += 1
+                await self._receive(data)
+                if self.session.phase is Phase.FAILED:
+                    return "venue rejected the session"
+        finally:
+            for task in list(self._pending_http):
+                task.cancel()
+
+    async def _receive(self, data: bytes) -> None:
+        try:
+            events = self.session.receive(data, time.time_ns())
+        except CollectorError as exc:
+            if not is_retryable(exc):
+                raise
+            self.stats.malformed += 1
+            if self.on_malformed is not None:
+                self.on_malformed(exc, data)
+            return
+        await self._deliver(events)
+
+    async def _carry_out(self) -> None:
+        """Send frames, start REST requests, or close for a reconnect, as the session asks."""
+        for item in self.session.outbox():
+            match item:
+                case SendText() if self._ws is not None:
+                    await self._ws.send(item.text)
+                case HttpGet():
+                    task = asyncio.create_task(self._http(item))
+                    self._pending_http.add(task)
+                    task.add_done_callback(self._pending_http.discard)
+                case Reconnect():
+                    self._reconnect_reason = item.reason
+                    if self._ws is not None:
+                        await self._ws.close()
+
+    async def _http(self, request: HttpGet) -> None:
+        self.stats.http_requests += 1
+        try:
+            async with self._http_client.get(
+                request.path, params=list(request.params), headers=dict(request.headers)
+            ) as response:
+                body = await response.read()
+                events = self.session.http_response(request, response.status, body, time.time_ns())
+        except (aiohttp.ClientError, TimeoutError, CollectorError) as exc:
+            self.stats.http_errors += 1
+            self.stats.last_error = f"{request.purpose} request failed: {exc}"
+            log.warning("%s: %s", self.session.venue.name, self.stats.last_error)
+            await self._retry_later(request)
+            return
+        await self._deliver(events)
+        await self._carry_out()
+
+    async def _retry_later(self, request: HttpGet) -> None:
+        """A failed REST call is repeated after a backoff; the gap stays open until it succeeds."""
+        await asyncio.sleep(self.backoff.delay(min(self.stats.http_errors, 6), self.rng))
+        if not self._stopping.is_set():
+            self.session.retry(request)
+            await self._carry_out()
+
+    async def _deliver(self, events: list[Event]) -> None:
+        if events:
+            await self.sink(events)

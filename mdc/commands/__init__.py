@@ -1,0 +1,1 @@
+"""Subcommands of the `mdc` CLI, one module each."""

@@ -1,0 +1,363 @@
+"""What every venue module provides, and the generic per-connection session built on it.
+
+A venue module holds only what is specific to the venue: wire decoding, symbol spelling, the
+subscribe/auth messages, REST request shapes and response decoding, and its book rules. The
+`Session` here turns that into a sans-I/O state machine: bytes and HTTP bodies in, events out,
+and an outbox of things for the I/O shell to do (send a frame, make an HTTP request, reconnect).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from mdc.errors import ConfigError, IllegalTransition, MalformedMessage, VenueRejected
+from mdc.events import BookDelta, BookSnapshot, Event, Gap, Status, Trade
+from mdc.sync import BookRules, BookSync, FetchTrades, NeedSnapshot, TradeSync
+
+# Control items: what a venue says about the connection rather than the market.
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """The venue greeted us (Alpaca `connected`, Kraken status `online`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribed:
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    symbol: str | None = None
+    last_trade_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VenueError:
+    code: int | None
+    message: str
+    permanent: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSequence:
+    """A per-connection message counter (Coinbase Advanced Trade `sequence_num`)."""
+
+    value: int
+
+
+Control = Connected | Authenticated | Subscribed | Heartbeat | VenueError | ConnectionSequence
+
+# Outgoing work for the I/O shell.
+
+
+@dataclass(frozen=True, slots=True)
+class SendText:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class HttpGet:
+    """A REST request; `purpose` and `symbol` route the response back to the right handler."""
+
+    purpose: str  # "snapshot" | "trades"
+    symbol: str
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+    backfill: FetchTrades | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    reason: str
+
+
+Outgoing = SendText | HttpGet | Reconnect
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    """What one connection subscribes to; secrets come from the environment, never a file."""
+
+    symbols: tuple[str, ...]
+    channels: tuple[str, ...] = ()
+    key: str | None = None
+    secret: str | None = None
+    depth: int | None = None
+    feed: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TradeBatch:
+    """Decoded REST trade history page, plus the request for the next page if any."""
+
+    trades: list[Trade]
+    next_request: HttpGet | None = None
+
+
+class Venue:
+    """Base of every venue module's `VENUE` object; the defaults suit venues without the feature."""
+
+    name: str = ""
+    default_ws_url: str = ""
+    default_rest_url: str = ""
+    default_channels: tuple[str, ...] = ()
+    consecutive_trade_ids: bool = False
+    needs_auth: bool = False
+
+    def decode(self, data: bytes, ts_recv: int) -> list[Event | Control]:
+        raise NotImplementedError
+
+    def parse(self, data: bytes, ts_recv: int) -> list[Event]:
+        """Market events of one raw message; raises MalformedMessage."""
+        return [item for item in self.decode(data, ts_recv) if isinstance(item, Event)]
+
+    def book_rules(self, config: SessionConfig) -> BookRules:
+        raise NotImplementedError
+
+    def book_sync(self, symbol: str, config: SessionConfig | None = None) -> BookSync:
+        config = config or SessionConfig(symbols=(symbol,))
+        return BookSync(self.name, symbol, self.book_rules(config))
+
+    def ws_path(self, config: SessionConfig) -> str:
+        return ""
+
+    def on_open_messages(self, config: SessionConfig) -> list[str]:
+        """Frames to send once connected (or once authenticated, for venues that need auth)."""
+        return []
+
+    def auth_messages(self, config: SessionConfig) -> list[str]:
+        return []
+
+    def snapshot_request(self, need: NeedSnapshot, config: SessionConfig) -> list[Outgoing]:
+        return [Reconnect(f"{need.symbol}: {need.reason}")]
+
+    def decode_snapshot(self, request: HttpGet, body: bytes, ts_recv: int) -> BookSnapshot:
+        raise NotImplementedError
+
+    def trades_request(self, fetch: FetchTrades, config: SessionConfig) -> HttpGet | None:
+        return None
+
+    def decode_trades(self, request: HttpGet, body: bytes, ts_recv: int) -> TradeBatch:
+        raise NotImplementedError
+
+    def malformed(self, reason: str, raw: bytes) -> MalformedMessage:
+        return MalformedMessage(self.name, reason, raw)
+
+
+class Phase(enum.Enum):
+    DISCONNECTED = "disconnected"
+    CONNECTED = "connected"
+    AUTHENTICATING = "authenticating"
+    STREAMING = "streaming"
+    FAILED = "failed"
+
+
+_PHASES: dict[Phase, set[Phase]] = {
+    Phase.DISCONNECTED: {Phase.CONNECTED, Phase.FAILED},
+    Phase.CONNECTED: {Phase.AUTHENTICATING, Phase.STREAMING, Phase.DISCONNECTED, Phase.FAILED},
+    Phase.AUTHENTICATING: {Phase.STREAMING, Phase.DISCONNECTED, Phase.FAILED},
+    Phase.STREAMING: {Phase.DISCONNECTED, Phase.FAILED},
+    Phase.FAILED: {Phase.DISCONNECTED, Phase.FAILED},
+}
+
+
+@dataclass
+class _Outbox:
+    items: list[Outgoing] = field(default_factory=list)
+
+    def drain(self) -> list[Outgoing]:
+        out, self.items = self.items, []
+        return out
+
+
+class Session:
+    """One venue connection's state: handshake phase, every symbol's book and trade continuity.
+
+    The I/O shell calls `connected`, `receive`, `http_response`, `disconnected` and carries out
+    `outbox()`. Data events always pass through; losses come out as Gap events.
+    """
+
+    def __init__(self, venue: Venue, config: SessionConfig, *, track_books: bool = True) -> None:
+        if not config.symbols:
+            raise ConfigError(f"{venue.name}: no symbols configured")
+        self.venue = venue
+        self.config = config
+        self.phase = Phase.DISCONNECTED
+        self.track_books = track_books
+        self.books: dict[str, BookSync] = {}
+        self.trades: dict[str, TradeSync] = {}
+        self.last_sequence: int | None = None
+        self.failure: VenueRejected | None = None
+        self._outbox = _Outbox()
+
+    def outbox(self) -> list[Outgoing]:
+        self._collect_requests()
+        return self._outbox.drain()
+
+    def retry(self, request: Outgoing) -> None:
+        """Queue again something the shell could not carry out (a failed REST call)."""
+        self._outbox.items.append(request)
+
+    def connected(self, now_ns: int) -> list[Event]:
+        self._go(Phase.CONNECTED)
+        self.last_sequence = None
+        if self.venue.needs_auth:
+            self._go(Phase.AUTHENTICATING)
+            self._send(self.venue.auth_messages(self.config))
+        else:
+            self._start_streaming()
+        return [self._status("connected", now_ns)]
+
+    def receive(self, data: bytes, now_ns: int) -> list[Event]:
+        out: list[Event] = []
+        for item in self.venue.decode(data, now_ns):
+            if isinstance(item, Event):
+                out.extend(self._on_event(item))
+            else:
+                out.extend(self._on_control(item, now_ns))
+        return out
+
+    def http_response(self, request: HttpGet, status: int, body: bytes, now_ns: int) -> list[Event]:
+        if status != 200:
+            raise VenueRejected(
+                self.venue.name,
+                status,
+                body[:200].decode(errors="replace"),
+                permanent=status in (401, 403),
+            )
+        if request.purpose == "snapshot":
+            return self._on_event(self.venue.decode_snapshot(request, body, now_ns))
+        batch = self.venue.decode_trades(request, body, now_ns)
+        out: list[Event] = []
+        for trade in batch.trades:
+            out.extend(self._on_trade(trade))
+        if batch.next_request is not None:
+            self._outbox.items.append(batch.next_request)
+        return out
+
+    def disconnected(self, now_ns: int, reason: str) -> list[Event]:
+        """Every book is invalid now; trade continuity carries over to the next connection."""
+        if self.phase is not Phase.DISCONNECTED:
+            self._go(Phase.DISCONNECTED)
+        out: list[Event] = [self._status("disconnected", now_ns, reason)]
+        for sync in self.books.values():
+            if sync.state.value != "await_snapshot" or sync.book.bids or sync.book.asks:
+                out.extend(
+                    sync.invalidate(f"disconnected: {reason}", ts_event=now_ns, ts_recv=now_ns)
+                )
+        return out
+
+    def _start_streaming(self) -> None:
+        self._go(Phase.STREAMING)
+        self._send(self.venue.on_open_messages(self.config))
+
+    def _on_event(self, event: Event) -> list[Event]:
+        if isinstance(event, Trade):
+            return self._on_trade(event)
+        if self.track_books and isinstance(event, BookSnapshot | BookDelta):
+            return [event, *self._book(event.symbol).on_event(event)]
+        return [event]
+
+    def _on_trade(self, trade: Trade) -> list[Event]:
+        if not self.venue.consecutive_trade_ids:
+            return [trade]
+        sync = self.trades.get(trade.symbol)
+        if sync is None:
+            sync = self.trades[trade.symbol] = TradeSync(self.venue.name, trade.symbol)
+        return sync.on_trade(trade)
+
+    def _on_control(self, item: Control, now_ns: int) -> list[Event]:
+        match item:
+            case Authenticated():
+                self._start_streaming()
+                return [self._status("authenticated", now_ns)]
+            case Subscribed():
+                return [self._status("subscribed", now_ns, item.detail)]
+            case VenueError():
+                return self._on_venue_error(item, now_ns)
+            case ConnectionSequence():
+                return self._on_sequence(item.value, now_ns)
+            case Heartbeat():
+                self._on_heartbeat(item)
+        return []
+
+    def _on_heartbeat(self, beat: Heartbeat) -> None:
+        """A heartbeat naming a later trade than the last we have: the tail was lost; fetch it."""
+        sync = self.trades.get(beat.symbol or "")
+        if sync is None or sync.last_id is None or beat.last_trade_id is None:
+            return
+        if beat.last_trade_id > sync.last_id:
+            fetch = FetchTrades(sync.symbol, sync.last_id + 1, beat.last_trade_id)
+            self._outbox.items.extend(self._trade_requests([fetch]))
+
+    def _on_venue_error(self, error: VenueError, now_ns: int) -> list[Event]:
+        """A permanent rejection fails the session (the shell stops reconnecting and escalates)."""
+        detail = f"code {error.code}: {error.message}"
+        if not error.permanent:
+            return [self._status("error", now_ns, detail)]
+        self.failure = VenueRejected(self.venue.name, error.code, error.message, permanent=True)
+        if self.phase is not Phase.FAILED:
+            self._go(Phase.FAILED)
+        return [self._status("failed", now_ns, detail)]
+
+    def _on_sequence(self, value: int, now_ns: int) -> list[Event]:
+        """A per-connection counter: any jump means some message (book or trade) was lost."""
+        last, self.last_sequence = self.last_sequence, value
+        if last is None or value == last + 1:
+            return []
+        if value <= last:
+            self.last_sequence = last
+            return []
+        out: list[Event] = [
+            Gap(
+                self.venue.name,
+                "",
+                now_ns,
+                now_ns,
+                "connection",
+                "sequence gap",
+                from_id=last + 1,
+                to_id=value - 1,
+            )
+        ]
+        for sync in self.books.values():
+            out.extend(sync.invalidate("connection sequence gap", ts_event=now_ns, ts_recv=now_ns))
+        return out
+
+    def _book(self, symbol: str) -> BookSync:
+        sync = self.books.get(symbol)
+        if sync is None:
+            sync = self.books[symbol] = self.venue.book_sync(symbol, self.config)
+        return sync
+
+    def _collect_requests(self) -> None:
+        for sync in self.books.values():
+            for need in sync.requests():
+                self._outbox.items.extend(self.venue.snapshot_request(need, self.config))
+        fetches = [f for sync in self.trades.values() for f in sync.requests()]
+        self._outbox.items.extend(self._trade_requests(fetches))
+
+    def _trade_requests(self, fetches: Sequence[FetchTrades]) -> list[Outgoing]:
+        requests = (self.venue.trades_request(f, self.config) for f in fetches)
+        return [r for r in requests if r is not None]
+
+    def _send(self, texts: list[str]) -> None:
+        self._outbox.items.extend(SendText(t) for t in texts)
+
+    def _status(self, state: str, now_ns: int, detail: str = "") -> Status:
+        return Status(self.venue.name, "", now_ns, now_ns, state, detail)  # type: ignore[arg-type]
+
+    def _go(self, new: Phase) -> None:
+        if new not in _PHASES[self.phase]:
+            raise IllegalTransition(f"{self.venue.name} session", self.phase, new)
+        self.phase = new
