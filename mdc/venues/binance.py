@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import msgspec
 
-from mdc.events import BookDelta, BookSnapshot, Event, Level, Quote, Trade
+from mdc.events import Bar, BookDelta, BookSnapshot, Event, Level, Quote, Trade
 from mdc.sync import FetchTrades, NeedSnapshot, SequenceRules
 from mdc.venues.base import (
     Control,
@@ -70,6 +70,17 @@ QUOTE_ASSETS = sorted(
     reverse=True,
 )
 HISTORY_LIMIT = 1000
+KLINE_SECONDS = {
+    f"{n}{unit}": n * seconds
+    for unit, seconds, counts in (
+        ("s", 1, (1,)),
+        ("m", 60, (1, 3, 5, 15, 30)),
+        ("h", 3600, (1, 2, 4, 6, 8, 12)),
+        ("d", 86400, (1, 3)),
+        ("w", 604800, (1,)),
+    )
+    for n in counts
+}
 
 
 class _Trade(msgspec.Struct, gc=False):
@@ -108,6 +119,24 @@ class _BookTicker(msgspec.Struct, gc=False):
     A: Decimal
     E: int | None = None
     T: int | None = None
+
+
+class _Kline(msgspec.Struct, gc=False):
+    t: int
+    i: str
+    o: Decimal
+    h: Decimal
+    l: Decimal  # noqa: E741 - the venue's field name
+    c: Decimal
+    v: Decimal
+    n: int
+    x: bool
+    q: Decimal | None = None
+
+
+class _KlineEvent(msgspec.Struct, gc=False):
+    s: str
+    k: _Kline
 
 
 class _Envelope(msgspec.Struct, gc=False):
@@ -168,6 +197,7 @@ class Binance(Venue):
             "aggTrade": (msgspec.json.Decoder(_AggTrade), self._agg_trade),
             "depthUpdate": (msgspec.json.Decoder(_Depth), self._depth),
             "bookTicker": (msgspec.json.Decoder(_BookTicker), self._book_ticker),
+            "kline": (msgspec.json.Decoder(_KlineEvent), self._kline),
         }
         self._framed = {
             kind: (msgspec.json.Decoder(_frame_of(decoder.type)), build)
@@ -184,19 +214,19 @@ class Binance(Venue):
     def decode(self, data: bytes, ts_recv: int) -> list[Event | Control]:
         fast = self._decode_framed(data, ts_recv)
         if fast is not None:
-            return [fast]
+            return fast
         try:
             env = self._envelope.decode(data)
             if env.data:
                 kind = _stream_kind(env.stream or "")
-                return [self._payload(kind, env.data, ts_recv)]
+                return self._payload(kind, env.data, ts_recv)
             if env.e is not None or env.u is not None:
-                return [self._payload(env.e or "bookTicker", data, ts_recv)]
+                return self._payload(env.e or "bookTicker", data, ts_recv)
         except (msgspec.DecodeError, KeyError) as exc:
             raise self.malformed(str(exc), data) from exc
         return self._control(env, data)
 
-    def _decode_framed(self, data: bytes, ts_recv: int) -> Event | None:
+    def _decode_framed(self, data: bytes, ts_recv: int) -> list[Event] | None:
         """One-pass decode of a combined-stream frame, routed by peeking at its stream name.
 
         Decoding the envelope first and the payload second costs two passes; this is the hot path.
@@ -214,15 +244,17 @@ class Binance(Venue):
                 self._framed_by_stream[stream] = framed
         decoder, build = framed
         try:
-            return build(decoder.decode(data).data, ts_recv)
+            event = build(decoder.decode(data).data, ts_recv)
         except msgspec.DecodeError:
             return None
+        return [] if event is None else [event]
 
-    def _payload(self, kind: str, raw: bytes | msgspec.Raw, ts_recv: int) -> Event:
+    def _payload(self, kind: str, raw: bytes | msgspec.Raw, ts_recv: int) -> list[Event]:
         if kind not in self._payloads:
             raise KeyError(f"unsupported stream or event type {kind!r}")
         decoder, build = self._payloads[kind]
-        return build(decoder.decode(raw), ts_recv)
+        event = build(decoder.decode(raw), ts_recv)
+        return [] if event is None else [event]
 
     def _control(self, env: _Envelope, data: bytes) -> list[Event | Control]:
         if env.code is not None or env.error:
@@ -259,6 +291,29 @@ class Binance(Venue):
         # Spot bookTicker carries no time; the receive time stands in for it.
         ts_event = (m.T or m.E) * MS if (m.T or m.E) else ts_recv
         return Quote(NAME, self.symbol(m.s), ts_event, ts_recv, m.b, m.B, m.a, m.A, update_id=m.u)
+
+    def _kline(self, m: _KlineEvent, ts_recv: int) -> Bar | None:
+        """Only a closed kline is a bar; the updates before it are provisional and not stored."""
+        k = m.k
+        if not k.x:
+            return None
+        if k.i not in KLINE_SECONDS:
+            raise KeyError(f"unsupported kline interval {k.i!r}")
+        vwap = k.q / k.v if k.q is not None and k.v else None
+        return Bar(
+            NAME,
+            self.symbol(m.s),
+            k.t * MS,
+            ts_recv,
+            k.o,
+            k.h,
+            k.l,
+            k.c,
+            k.v,
+            KLINE_SECONDS[k.i],
+            k.n,
+            vwap,
+        )
 
     def symbol(self, wire: str) -> str:
         """'BTCUSDT' -> 'BTC-USDT' (by the longest known quote asset suffix)."""
@@ -365,7 +420,9 @@ def wire_symbol(symbol: str) -> str:
 def _stream_kind(stream: str) -> str:
     """'btcusdt@depth@100ms' -> 'depthUpdate'; 'btcusdt@trade' -> 'trade'."""
     channel = stream.split("@", 2)[1] if "@" in stream else stream
-    return "depthUpdate" if channel == "depth" or channel.startswith("depth") else channel
+    if channel.startswith("depth"):
+        return "depthUpdate"
+    return "kline" if channel.startswith("kline") else channel
 
 
 VENUE = Binance()
