@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
 from mdc.errors import CollectorError
+from mdc.plugins import load_variant, variant_names
 
-# Each module provides `register(subparsers)`, adding its subcommand(s) with `func` set.
-COMMAND_MODULES = (
-    "mdc.commands.normalize",
-)
+# Subcommands are entry points too: `register(subparsers)` adds a parser with `func` set. This is
+# how actors/, serve/ and chaos/ add theirs without the core importing them. Registering must be
+# cheap: heavy imports (ray, onnxruntime) belong inside the command's `run`.
+COMMANDS_GROUP = "mdc.commands"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,8 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Market data collector: record trades, quotes and order books without loss.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for name in variant_names(COMMANDS_GROUP):
+        load_variant(COMMANDS_GROUP, name)(subparsers)
     return parser
 
 

@@ -1,0 +1,135 @@
+"""The whole collector in one process, without Ray: venue connections -> bounded queue -> store.
+
+This is what `mdc run` runs until the Ray runtime lands, and afterwards the single-process baseline
+the actor pipeline is benchmarked against. Every hop is bounded: a full queue makes the venue
+connections wait (back-pressure to the sockets), never grows memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from actors.connection import Endpoint, VenueConnection
+from mdc.errors import CollectorError
+from mdc.events import Event, Gap, Trade
+from mdc.store import Store
+from mdc.venues.base import Session, SessionConfig
+from mdc.venues.registry import get_venue
+
+
+@dataclass(frozen=True)
+class VenueRun:
+    venue: str
+    session: SessionConfig
+    endpoint: Endpoint
+
+
+@dataclass
+class VenueStats:
+    events: int = 0
+    trades: int = 0
+    gaps: int = 0
+    last_ts_recv: int = 0
+    lag_ns: int = 0
+    by_type: Counter = field(default_factory=Counter)
+
+
+@dataclass
+class PipelineStats:
+    venues: dict[str, VenueStats] = field(default_factory=dict)
+    stored: int = 0
+    duplicates: int = 0
+    commits: int = 0
+    storage_errors: int = 0
+    last_storage_error: str = ""
+
+
+class LocalPipeline:
+    """Connections feed one bounded queue; one writer task appends batches durably (group commit
+    happens naturally: while one append+fsync runs, the next batch accumulates)."""
+
+    def __init__(
+        self, runs: list[VenueRun], store: Store, *, queue_batches: int = 1000,
+        max_batch_events: int = 5000,
+    ) -> None:  # fmt: skip
+        self.store = store
+        self.queue: asyncio.Queue[list[Event]] = asyncio.Queue(maxsize=queue_batches)
+        self.max_batch_events = max_batch_events
+        self.stats = PipelineStats()
+        self.connections = {
+            run.venue: VenueConnection(
+                Session(get_venue(run.venue), run.session), run.endpoint, self._sink_for(run.venue)
+            )
+            for run in runs
+        }
+        for name in self.connections:
+            self.stats.venues[name] = VenueStats()
+
+    def _sink_for(self, venue: str) -> Callable:
+        stats_holder = self.stats
+
+        async def sink(events: list[Event]) -> None:
+            stats = stats_holder.venues[venue]
+            now = time.time_ns()
+            for event in events:
+                stats.events += 1
+                stats.by_type[type(event).__name__] += 1
+                if isinstance(event, Trade):
+                    stats.trades += 1
+                    stats.lag_ns = max(0, now - event.ts_event)
+                elif isinstance(event, Gap):
+                    stats.gaps += 1
+            stats.last_ts_recv = now
+            await self.queue.put(events)
+
+        return sink
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until `stop` is set, then stop the venues, drain the queue and flush."""
+        writer = asyncio.create_task(self._write_loop())
+        venues = [asyncio.create_task(c.run()) for c in self.connections.values()]
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait([stopper, *venues], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for connection in self.connections.values():
+                await connection.stop()
+            await asyncio.gather(*venues, return_exceptions=True)
+            await self.queue.join()
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            stopper.cancel()
+
+    async def _write_loop(self) -> None:
+        while True:
+            batch = await self.queue.get()
+            taken = 1
+            while len(batch) < self.max_batch_events and not self.queue.empty():
+                batch = batch + self.queue.get_nowait()
+                taken += 1
+            await self._append_until_stored(batch)
+            for _ in range(taken):
+                self.queue.task_done()
+
+    async def _append_until_stored(self, batch: list[Event]) -> None:
+        """Keep the batch until the store takes it: a failed append is retried, never dropped."""
+        delay = 0.05
+        while True:
+            try:
+                result = await asyncio.to_thread(self.store.append, batch)
+            except CollectorError as exc:
+                self.stats.storage_errors += 1
+                self.stats.last_storage_error = str(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            self.stats.stored += result.stored
+            self.stats.duplicates += result.duplicates
+            self.stats.commits += 1
+            return
