@@ -88,7 +88,11 @@ class BookDelta(Event, frozen=True, gc=False, tag="book_delta"):
 
 
 class Bar(Event, frozen=True, gc=False, tag="bar"):
-    """OHLCV over [ts_event, ts_event + interval_s); ts_event is the bar's start."""
+    """OHLCV over [ts_event, ts_event + interval_s); ts_event is the bar's start.
+
+    Identified by content: a venue's corrected bar (Alpaca updatedBars) is kept beside the
+    original, and the newer `ts_recv` wins for readers.
+    """
 
     open: Decimal
     high: Decimal
@@ -192,6 +196,4 @@ def _natural_key(event: Event) -> str | None:
             return f"u{event.first_update_id}-{event.last_update_id}"
         case Quote() if event.update_id is not None:
             return f"u{event.update_id}"
-        case Bar():
-            return f"{event.interval_s}|{event.ts_event}"
     return None

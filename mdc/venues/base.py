@@ -154,6 +154,10 @@ class Venue:
         return MalformedMessage(self.name, reason, raw)
 
 
+SUBSCRIBE_MARGIN_NS = 1_000_000_000
+"""Backfill for a symbol with no trade yet starts this long before we subscribed (clock skew)."""
+
+
 class Phase(enum.Enum):
     DISCONNECTED = "disconnected"
     CONNECTED = "connected"
@@ -198,6 +202,8 @@ class Session:
         self.trades: dict[str, TradeSync] = {}
         self.last_sequence: int | None = None
         self.failure: VenueRejected | None = None
+        self.last_trade_ts: dict[str, int] = {}
+        self._backfill_by_time = False
         self._outbox = _Outbox()
 
     def outbox(self) -> list[Outgoing]:
@@ -249,7 +255,13 @@ class Session:
         """Every book is invalid now; trade continuity carries over to the next connection."""
         if self.phase is not Phase.DISCONNECTED:
             self._go(Phase.DISCONNECTED)
-        out: list[Event] = [self._status("disconnected", now_ns, reason)]
+        # Frames queued for the old connection (auth, subscribe) must not reach the next one.
+        self._outbox.items = [i for i in self._outbox.items if not isinstance(i, SendText)]
+        self._backfill_by_time = bool(self.last_trade_ts)
+        out: list[Event] = [
+            self._status("disconnected", now_ns, reason),
+            Gap(self.venue.name, "", now_ns, now_ns, "connection", f"disconnected: {reason}"),
+        ]
         for sync in self.books.values():
             if sync.state.value != "await_snapshot" or sync.book.bids or sync.book.asks:
                 out.extend(
@@ -270,11 +282,52 @@ class Session:
 
     def _on_trade(self, trade: Trade) -> list[Event]:
         if not self.venue.consecutive_trade_ids:
+            if trade.ts_event > self.last_trade_ts.get(trade.symbol, 0):
+                self.last_trade_ts[trade.symbol] = trade.ts_event
             return [trade]
-        sync = self.trades.get(trade.symbol)
+        return self.trade_sync(trade.symbol).on_trade(trade)
+
+    def resume(self, symbol: str, trade_id: int | None, ts_event: int) -> None:
+        """Continue after the last durable trade (a restarted provider). Venues with consecutive
+        ids find the loss at the next live trade; the others backfill by time once subscribed."""
+        if self.venue.consecutive_trade_ids and trade_id is not None:
+            self.trade_sync(symbol).resume(trade_id, ts_event)
+        else:
+            self.last_trade_ts[symbol] = ts_event
+            self._backfill_by_time = True
+
+    def _note_subscribed(self, now_ns: int) -> None:
+        """Without trade ids, a symbol that has not traded yet is backfilled from here on."""
+        if not self.venue.consecutive_trade_ids:
+            for symbol in self.config.symbols:
+                self.last_trade_ts.setdefault(symbol, now_ns - SUBSCRIBE_MARGIN_NS)
+
+    def _backfill_since_last_trades(self, now_ns: int) -> list[Event]:
+        """Venues without trade ids: everything since each symbol's last trade may be missing."""
+        self._backfill_by_time = False
+        gaps: list[Event] = []
+        for symbol, ts in self.last_trade_ts.items():
+            request = self.venue.trades_request(FetchTrades(symbol, None, None, ts), self.config)
+            if request is not None:
+                self._outbox.items.append(request)
+                gaps.append(
+                    Gap(
+                        self.venue.name,
+                        symbol,
+                        now_ns,
+                        now_ns,
+                        "trades",
+                        "reconnected: backfilling by time",
+                        from_ts=ts,
+                    )
+                )
+        return gaps
+
+    def trade_sync(self, symbol: str) -> TradeSync:
+        sync = self.trades.get(symbol)
         if sync is None:
-            sync = self.trades[trade.symbol] = TradeSync(self.venue.name, trade.symbol)
-        return sync.on_trade(trade)
+            sync = self.trades[symbol] = TradeSync(self.venue.name, symbol)
+        return sync
 
     def _on_control(self, item: Control, now_ns: int) -> list[Event]:
         match item:
@@ -282,7 +335,9 @@ class Session:
                 self._start_streaming()
                 return [self._status("authenticated", now_ns)]
             case Subscribed():
-                return [self._status("subscribed", now_ns, item.detail)]
+                self._note_subscribed(now_ns)
+                gaps = self._backfill_since_last_trades(now_ns) if self._backfill_by_time else []
+                return [self._status("subscribed", now_ns, item.detail), *gaps]
             case VenueError():
                 return self._on_venue_error(item, now_ns)
             case ConnectionSequence():
