@@ -2,84 +2,102 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from bisect import bisect_left, insort
+from collections.abc import Iterable
 from decimal import Decimal
-from itertools import islice
-
-from sortedcontainers import SortedDict
 
 from mdc.events import Level
-
-ZERO = Decimal(0)
 
 
 class Book:
     """Price levels of one symbol. Sizes are absolute; size 0 removes; removing a missing level is a
     no-op (venues do that routinely).
 
-    Both sides are SortedDicts keyed by price; bids are read from the end, so best bid and best ask
-    are O(1) and top-N is a slice.
+    Each side is a plain dict (price -> size) plus an ascending list of its prices kept with bisect:
+    updating an existing level, the common case, is one dict store; best prices and top-N are
+    slices. (sortedcontainers' SortedDict did the same with more layers, and cost most of the
+    per-level time.)
     """
 
-    __slots__ = ("asks", "bids")
+    __slots__ = ("_ask_prices", "_bid_prices", "asks", "bids")
 
     def __init__(self) -> None:
-        self.bids: SortedDict = SortedDict()
-        self.asks: SortedDict = SortedDict()
+        self.bids: dict[Decimal, Decimal] = {}
+        self.asks: dict[Decimal, Decimal] = {}
+        self._bid_prices: list[Decimal] = []
+        self._ask_prices: list[Decimal] = []
 
     def clear(self) -> None:
-        self.bids.clear()
-        self.asks.clear()
+        self.bids, self.asks = {}, {}
+        self._bid_prices, self._ask_prices = [], []
 
     def load(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
         """Replace the whole book (a snapshot); zero-size levels in a snapshot are ignored."""
-        self.bids = SortedDict((p, s) for p, s in bids if s)
-        self.asks = SortedDict((p, s) for p, s in asks if s)
+        self.bids = {p: s for p, s in bids if s}
+        self.asks = {p: s for p, s in asks if s}
+        self._bid_prices = sorted(self.bids)
+        self._ask_prices = sorted(self.asks)
 
     def apply(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
-        _apply_side(self.bids, bids)
-        _apply_side(self.asks, asks)
+        if bids:
+            _apply_side(self.bids, self._bid_prices, bids)
+        if asks:
+            _apply_side(self.asks, self._ask_prices, asks)
 
     def best_bid(self) -> Level | None:
-        return self.bids.peekitem(-1) if self.bids else None
+        if not self._bid_prices:
+            return None
+        price = self._bid_prices[-1]
+        return price, self.bids[price]
 
     def best_ask(self) -> Level | None:
-        return self.asks.peekitem(0) if self.asks else None
+        if not self._ask_prices:
+            return None
+        price = self._ask_prices[0]
+        return price, self.asks[price]
 
     def top_bids(self, n: int | None = None) -> list[Level]:
         """Best first."""
-        return list(islice(_items_reversed(self.bids), n))
+        prices = self._bid_prices if n is None else self._bid_prices[-n:] if n > 0 else []
+        bids = self.bids
+        return [(p, bids[p]) for p in reversed(prices)]
 
     def top_asks(self, n: int | None = None) -> list[Level]:
         """Best first."""
-        return list(islice(self.asks.items(), n))
+        asks = self.asks
+        return [(p, asks[p]) for p in self._ask_prices[:n]]
 
     def top(self, n: int | None = None) -> tuple[list[Level], list[Level]]:
         return self.top_bids(n), self.top_asks(n)
 
     def is_crossed(self) -> bool:
         """Best bid at or above best ask: the book cannot be right (likely a missed removal)."""
-        if not self.bids or not self.asks:
-            return False
-        return self.bids.peekitem(-1)[0] >= self.asks.peekitem(0)[0]
+        return bool(self._bid_prices and self._ask_prices) and (
+            self._bid_prices[-1] >= self._ask_prices[0]
+        )
 
     def truncate(self, depth: int) -> None:
         """Keep the best `depth` levels per side (venues stop reporting levels pushed out of it)."""
-        while len(self.bids) > depth:
-            self.bids.popitem(0)
-        while len(self.asks) > depth:
-            self.asks.popitem(-1)
+        if len(self._bid_prices) > depth:
+            cut = len(self._bid_prices) - depth
+            for price in self._bid_prices[:cut]:
+                del self.bids[price]
+            del self._bid_prices[:cut]
+        if len(self._ask_prices) > depth:
+            for price in self._ask_prices[depth:]:
+                del self.asks[price]
+            del self._ask_prices[depth:]
 
     def copy(self) -> Book:
         other = Book()
-        other.bids = self.bids.copy()
-        other.asks = self.asks.copy()
+        other.bids, other.asks = dict(self.bids), dict(self.asks)
+        other._bid_prices, other._ask_prices = list(self._bid_prices), list(self._ask_prices)
         return other
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Book):
             return NotImplemented
-        return dict(self.bids) == dict(other.bids) and dict(self.asks) == dict(other.asks)
+        return self.bids == other.bids and self.asks == other.asks
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -88,17 +106,17 @@ class Book:
         return f"Book(bids={bids}..{len(self.bids)}, asks={asks}..{len(self.asks)})"
 
 
-def _apply_side(side: SortedDict, levels: Iterable[Level]) -> None:
-    for price, size in levels:
+def _apply_side(
+    levels: dict[Decimal, Decimal], prices: list[Decimal], changes: Iterable[Level]
+) -> None:
+    for price, size in changes:
         if size:
-            side[price] = size
-        else:
-            side.pop(price, None)
-
-
-def _items_reversed(side: SortedDict) -> Iterator[Level]:
-    for price in reversed(side.keys()):
-        yield price, side[price]
+            if price not in levels:
+                insort(prices, price)
+            levels[price] = size
+        elif price in levels:
+            del levels[price]
+            del prices[bisect_left(prices, price)]
 
 
 def checksum_text(value: Decimal) -> str:

@@ -52,6 +52,11 @@ class BookRules(Protocol):
     depth: int | None
     """Levels per side the venue keeps for us; the book is truncated to it after every change."""
 
+    snapshot_in_stream: bool
+    """The snapshot arrives on the stream after every delta it contains (a resubscribe), so
+    deltas buffered before it are older and dropped; otherwise (a REST snapshot) the buffered
+    deltas newer than it are replayed onto it."""
+
 
 @dataclass(frozen=True, slots=True)
 class NeedSnapshot:
@@ -151,6 +156,8 @@ class BookSync:
             self._request("snapshot older than the buffered deltas")
             return []
         self._snapshot_requested = False
+        if self.rules.snapshot_in_stream:
+            self._buffer.clear()
         self.book.load(snap.bids, snap.asks)
         self.last_update_id = snap.update_id
         self.last_ts_event = snap.ts_event
@@ -223,6 +230,7 @@ class SequenceRules:
     """Update-id ranges (Binance U/u): a delta fits when it straddles last+1; older is stale."""
 
     depth: int | None = None
+    snapshot_in_stream = False
 
     def fit(self, last_update_id: int | None, delta: BookDelta) -> Fit:
         first, last = delta.first_update_id, delta.last_update_id
@@ -241,6 +249,8 @@ class SequenceRules:
 class TrustingRules(SequenceRules):
     """Venues whose book feed has no ids or checksum: loss is detected at the connection level."""
 
+    snapshot_in_stream = True
+
 
 @dataclass(frozen=True, slots=True)
 class ChecksumRules:
@@ -248,6 +258,7 @@ class ChecksumRules:
 
     checksum: Callable[[Book], int]
     depth: int | None = None
+    snapshot_in_stream: bool = True
 
     def fit(self, last_update_id: int | None, delta: BookDelta) -> Fit:
         return Fit.APPLY
@@ -310,7 +321,9 @@ class TradeSync:
             )
             self.pending.append([self.last_id + 1, tid - 1])
             del self.pending[: -self.max_pending]
-            self._requests.append(FetchTrades(self.symbol, self.last_id + 1, tid - 1))
+            self._requests.append(
+                FetchTrades(self.symbol, self.last_id + 1, tid - 1, self.last_ts_event)
+            )
             self._advance(trade)
             return [gap, trade]
         return [trade] if self._fill(tid) else []

@@ -24,9 +24,16 @@ def parse_rfc3339_ns(text: str) -> int:
     if m is None:
         raise BadTimestamp(f"not an RFC 3339 timestamp: {text!r}")
     year, month, day, hour, minute, second, frac, zone = m.groups()
-    seconds = calendar.timegm(
-        (int(year), int(month), int(day), int(hour), int(minute), int(second), 0, 0, 0)
-    )
+    fields = (int(year), int(month), int(day), int(hour), int(minute), int(second))
+    if not (
+        1 <= fields[1] <= 12
+        and 1 <= fields[2] <= 31
+        and fields[3] < 24
+        and fields[4] < 60
+        and fields[5] <= 60
+    ):
+        raise BadTimestamp(f"field out of range in timestamp: {text!r}")
+    seconds = calendar.timegm((*fields, 0, 0, 0))
     ns = seconds * NS + (int(frac.ljust(9, "0")) if frac else 0)
     if zone and zone != "Z":
         sign = 1 if zone[0] == "+" else -1
