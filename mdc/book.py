@@ -111,11 +111,11 @@ def _apply_side(
 ) -> None:
     for price, size in changes:
         if size:
-            if price not in levels:
-                insort(prices, price)
+            count = len(levels)
             levels[price] = size
-        elif price in levels:
-            del levels[price]
+            if len(levels) != count:
+                insort(prices, price)
+        elif levels.pop(price, None) is not None:
             del prices[bisect_left(prices, price)]
 
 

@@ -99,7 +99,7 @@ class BookSync:
 
     def on_event(self, event: Event) -> list[Event]:
         """Feed a BookSnapshot, BookDelta or Gap; returns the Gap events this derives."""
-        if isinstance(event, BookDelta):
+        if type(event) is BookDelta:
             return self._on_delta(event)
         if isinstance(event, BookSnapshot):
             return self._on_snapshot(event)
@@ -181,22 +181,24 @@ class BookSync:
             self._buffer.append(delta)
             return []
         fit = self.rules.fit(self.last_update_id, delta)
-        if fit is Fit.STALE:
-            return []
-        if fit is Fit.GAP:
+        if fit is not Fit.APPLY:
+            if fit is Fit.STALE:
+                return []
             return self.invalidate(
                 f"update id gap: book at {self.last_update_id}, delta starts at "
                 f"{delta.first_update_id}",
                 **_times(delta),
             )
-        self.book.apply(delta.bids, delta.asks)
-        self._truncate()
+        book = self.book
+        book.apply(delta.bids, delta.asks)
+        if self.rules.depth is not None:
+            book.truncate(self.rules.depth)
         if delta.last_update_id is not None:
             self.last_update_id = delta.last_update_id
         self.last_ts_event = delta.ts_event
-        if not self.rules.verify(self.book, delta):
+        if delta.checksum is not None and not self.rules.verify(book, delta):
             return self.invalidate("checksum mismatch", **_times(delta))
-        if self.book.is_crossed():
+        if book.is_crossed():
             return self.invalidate("crossed book", **_times(delta))
         return []
 

@@ -9,8 +9,9 @@ and an outbox of things for the I/O shell to do (send a frame, make an HTTP requ
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from mdc.errors import ConfigError, IllegalTransition, MalformedMessage, VenueRejected
 from mdc.events import BookDelta, BookSnapshot, Event, Gap, Status, Trade
@@ -205,6 +206,10 @@ class Session:
         self.last_trade_ts: dict[str, int] = {}
         self._backfill_by_time = False
         self._outbox = _Outbox()
+        # Hot path: one dict lookup by event type instead of an isinstance chain per message.
+        self._routes: dict[type, Callable[[Any], list[Event]]] = {Trade: self._on_trade}
+        if track_books:
+            self._routes[BookSnapshot] = self._routes[BookDelta] = self._on_book_event
 
     def outbox(self) -> list[Outgoing]:
         self._collect_requests()
@@ -226,11 +231,15 @@ class Session:
 
     def receive(self, data: bytes, now_ns: int) -> list[Event]:
         out: list[Event] = []
+        routes = self._routes
         for item in self.venue.decode(data, now_ns):
-            if isinstance(item, Event):
-                out.extend(self._on_event(item))
+            route = routes.get(type(item))
+            if route is not None:
+                out += route(item)
+            elif isinstance(item, Event):
+                out.append(item)
             else:
-                out.extend(self._on_control(item, now_ns))
+                out += self._on_control(item, now_ns)
         return out
 
     def http_response(self, request: HttpGet, status: int, body: bytes, now_ns: int) -> list[Event]:
@@ -274,11 +283,13 @@ class Session:
         self._send(self.venue.on_open_messages(self.config))
 
     def _on_event(self, event: Event) -> list[Event]:
-        if isinstance(event, Trade):
-            return self._on_trade(event)
-        if self.track_books and isinstance(event, BookSnapshot | BookDelta):
-            return [event, *self._book(event.symbol).on_event(event)]
-        return [event]
+        route = self._routes.get(type(event))
+        return [event] if route is None else route(event)
+
+    def _on_book_event(self, event: BookSnapshot | BookDelta) -> list[Event]:
+        sync = self.books.get(event.symbol) or self._book(event.symbol)
+        gaps = sync.on_event(event)
+        return [event, *gaps] if gaps else [event]
 
     def _on_trade(self, trade: Trade) -> list[Event]:
         if not self.venue.consecutive_trade_ids:

@@ -242,9 +242,8 @@ class Binance(Venue):
                 return None
             if len(self._framed_by_stream) < 10_000:
                 self._framed_by_stream[stream] = framed
-        decoder, build = framed
         try:
-            event = build(decoder.decode(data).data, ts_recv)
+            event = framed[1](framed[0].decode(data).data, ts_recv)
         except msgspec.DecodeError:
             return None
         return [] if event is None else [event]
@@ -269,12 +268,21 @@ class Binance(Venue):
         raise self.malformed("neither a stream payload, an ack nor an error", data)
 
     def _trade(self, m: _Trade, ts_recv: int) -> Trade:
-        return Trade(NAME, self.symbol(m.s), m.T * MS, ts_recv, m.p, m.q, _aggressor(m.m), m.t)
+        return Trade(
+            NAME,
+            (self._symbols.get(m.s) or self.symbol(m.s)),
+            m.T * MS,
+            ts_recv,
+            m.p,
+            m.q,
+            _aggressor(m.m),
+            m.t,
+        )
 
     def _agg_trade(self, m: _AggTrade, ts_recv: int) -> Trade:
         return Trade(
             NAME,
-            self.symbol(m.s),
+            (self._symbols.get(m.s) or self.symbol(m.s)),
             m.T * MS,
             ts_recv,
             m.p,
@@ -285,12 +293,31 @@ class Binance(Venue):
         )
 
     def _depth(self, m: _Depth, ts_recv: int) -> BookDelta:
-        return BookDelta(NAME, self.symbol(m.s), m.E * MS, ts_recv, m.b, m.a, m.U, m.u)
+        return BookDelta(
+            NAME,
+            (self._symbols.get(m.s) or self.symbol(m.s)),
+            m.E * MS,
+            ts_recv,
+            m.b,
+            m.a,
+            m.U,
+            m.u,
+        )
 
     def _book_ticker(self, m: _BookTicker, ts_recv: int) -> Quote:
         # Spot bookTicker carries no time; the receive time stands in for it.
         ts_event = (m.T or m.E) * MS if (m.T or m.E) else ts_recv
-        return Quote(NAME, self.symbol(m.s), ts_event, ts_recv, m.b, m.B, m.a, m.A, update_id=m.u)
+        return Quote(
+            NAME,
+            (self._symbols.get(m.s) or self.symbol(m.s)),
+            ts_event,
+            ts_recv,
+            m.b,
+            m.B,
+            m.a,
+            m.A,
+            update_id=m.u,
+        )
 
     def _kline(self, m: _KlineEvent, ts_recv: int) -> Bar | None:
         """Only a closed kline is a bar; the updates before it are provisional and not stored."""
@@ -302,7 +329,7 @@ class Binance(Venue):
         vwap = k.q / k.v if k.q is not None and k.v else None
         return Bar(
             NAME,
-            self.symbol(m.s),
+            (self._symbols.get(m.s) or self.symbol(m.s)),
             k.t * MS,
             ts_recv,
             k.o,
