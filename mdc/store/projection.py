@@ -1,0 +1,72 @@
+"""What every projection shares: a directory, the WAL position it has consumed, drop and rebuild.
+
+A projection is a pure function of the WAL records it consumed, applied stream by stream in
+stored order, so refreshing incrementally and rebuilding from scratch give the same result.
+Its state file (`_state.json`) maps each stream to the next seq it will consume; it is replaced
+atomically after the projection's own files, so a crash in between only redoes work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+
+from mdc.store.streams import Stream
+from mdc.store.wal import WAL
+
+STATE = "_state.json"
+
+
+def atomic_write(path: str, data: bytes) -> None:
+    """Replace `path` with `data` so a reader sees either the old or the new file, durably."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass(slots=True)
+class ProjectionState:
+    """Next seq per stream, plus projection-specific extras (e.g. file sizes for JSONL)."""
+
+    positions: dict[Stream, int] = field(default_factory=dict)
+    extra: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, directory: str) -> ProjectionState:
+        path = os.path.join(directory, STATE)
+        if not os.path.exists(path):
+            return cls()
+        with open(path, "rb") as f:
+            raw = json.load(f)
+        positions = {Stream.from_dirname(k): v for k, v in raw["positions"].items()}
+        return cls(positions, raw.get("extra", {}))
+
+    def save(self, directory: str) -> None:
+        raw = {
+            "positions": {s.dirname: p for s, p in sorted(self.positions.items())},
+            "extra": dict(sorted(self.extra.items())),
+        }
+        atomic_write(os.path.join(directory, STATE), json.dumps(raw, indent=1).encode())
+
+
+def pending_ranges(wal: WAL, state: ProjectionState, families: tuple[str, ...]):
+    """(stream, start, stop) for every stream of `families` with records not yet consumed."""
+    for stream, end in sorted(wal.positions().items()):
+        start = state.positions.get(stream, 0)
+        if stream.family in families and start < end:
+            yield stream, start, end
+
+
+def drop(directory: str) -> None:
+    shutil.rmtree(directory, ignore_errors=True)

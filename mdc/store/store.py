@@ -1,0 +1,272 @@
+"""`Store`: the event store's facade over the WAL (write side) and the projections (read side).
+
+Thread-safety: none; a writable Store belongs to one thread (the writer actor). Any number of
+read-only Stores (queries, `mdc book`, replay) may be open in other processes at the same time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass
+
+import duckdb
+
+from mdc.events import Event, type_name
+from mdc.store.bars import BarsProjection
+from mdc.store.checkpoints import (
+    BookAt,
+    BookSyncFactory,
+    CheckpointProjection,
+    book_at,
+    venue_book_sync,
+)
+from mdc.store.errors import StoreNotFound
+from mdc.store.fs import FileSystem, RealFS
+from mdc.store.jsonl import JsonlProjection
+from mdc.store.parquet import ParquetProjection
+from mdc.store.projection import ProjectionState, drop
+from mdc.store.query import QueryResult, open_views, run_query
+from mdc.store.streams import Stream
+from mdc.store.wal import WAL, RecoveryReport, Ticket
+
+
+@dataclass(frozen=True, slots=True)
+class CommitPolicy:
+    """When a group commit is due: the oldest pending batch waited `max_delay_ns`, or `max_bytes`
+    are pending (which also bounds the buffer)."""
+
+    max_delay_ns: int = 2_000_000
+    max_bytes: int = 8 * 1024 * 1024
+
+    def due(self, pending_bytes: int, oldest_pending_ns: int | None, now_ns: int) -> bool:
+        if pending_bytes >= self.max_bytes:
+            return True
+        return oldest_pending_ns is not None and now_ns - oldest_pending_ns >= self.max_delay_ns
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    stored: int
+    duplicates: int
+
+
+class Store:
+    def __init__(
+        self,
+        data_dir: str,
+        fs: FileSystem,
+        wal: WAL,
+        recovery: RecoveryReport,
+        *,
+        policy: CommitPolicy,
+        book_sync: BookSyncFactory,
+    ) -> None:
+        self.data_dir = data_dir
+        self.fs = fs
+        self.wal = wal
+        self.recovery = recovery
+        self.policy = policy
+        self.parquet = ParquetProjection(data_dir)
+        self.bars = BarsProjection(data_dir, self.parquet)
+        self.jsonl = JsonlProjection(data_dir)
+        self.checkpoints = CheckpointProjection(data_dir, book_sync)
+        self._oldest_pending_ns: int | None = None
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: str,
+        *,
+        fs: FileSystem | None = None,
+        policy: CommitPolicy | None = None,
+        readonly: bool = False,
+        segment_bytes: int = 64 * 1024 * 1024,
+        dedup_window: int = 100_000,
+        book_sync: BookSyncFactory = venue_book_sync,
+    ) -> Store:
+        """Open (and recover) a store; read-only opens need an existing one and take no lock."""
+        fs = fs or RealFS()
+        if readonly and not os.path.isdir(os.path.join(data_dir, "wal")):
+            raise StoreNotFound(f"no event store in {data_dir!r} (missing or empty data dir)")
+        wal, report = WAL.open(
+            os.path.join(data_dir, "wal"),
+            fs,
+            segment_bytes=segment_bytes,
+            dedup_window=dedup_window,
+            readonly=readonly,
+        )
+        return cls(data_dir, fs, wal, report, policy=policy or CommitPolicy(), book_sync=book_sync)
+
+    # -- write side -------------------------------------------------------------------------
+
+    def append(self, events: Iterable[Event]) -> AppendResult:
+        """Append and commit: durable on return. On StorageError nothing of it is acknowledged."""
+        ticket = self.wal.append(events)
+        self.commit()
+        return AppendResult(ticket.stored, ticket.duplicates)
+
+    def submit(self, events: Iterable[Event], now_ns: int) -> Ticket:
+        """Group commit: buffer a batch; it is acknowledged by a later `commit`/`commit_if_due`
+        (or at once when the buffer reached `policy.max_bytes`)."""
+        ticket = self.wal.append(events)
+        if self._oldest_pending_ns is None:
+            self._oldest_pending_ns = now_ns
+        if self.wal.pending_bytes >= self.policy.max_bytes:
+            self.commit()
+        return ticket
+
+    def commit_if_due(self, now_ns: int) -> list[Ticket]:
+        if self.policy.due(self.wal.pending_bytes, self._oldest_pending_ns, now_ns):
+            return self.commit()
+        return []
+
+    def commit(self) -> list[Ticket]:
+        self._oldest_pending_ns = None
+        return self.wal.commit()
+
+    @property
+    def acked(self) -> int:
+        """Highest acknowledged ticket number."""
+        return self.wal.acked
+
+    # -- read side --------------------------------------------------------------------------
+
+    def streams(
+        self,
+        venue: str | None = None,
+        symbol: str | None = None,
+        families: Collection[str] | None = None,
+    ) -> list[Stream]:
+        return [
+            s
+            for s in self.wal.streams()
+            if (venue is None or s.venue == venue)
+            and (symbol is None or s.symbol == symbol)
+            and (families is None or s.family in families)
+        ]
+
+    def iter_events(
+        self,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        venue: str | None = None,
+        symbol: str | None = None,
+        types: Collection[str] | None = None,
+    ) -> Iterator[Event]:
+        """Durable events with start_ns <= ts_recv < end_ns, merged across streams by ts_recv
+        (stored order within a stream and for ties); `types` are event type names ("trade", ...)."""
+        sources = [
+            _filtered(self.wal, s, start_ns, end_ns, types) for s in self.streams(venue, symbol)
+        ]
+        return heapq.merge(*sources, key=_ts_recv)
+
+    def refresh(self, *, jsonl: bool = True, checkpoints: bool = True) -> None:
+        """Bring the projections up to the durable end of the WAL (incrementally)."""
+        self.parquet.refresh(self.wal)
+        self.bars.refresh()
+        if jsonl:
+            self.jsonl.refresh(self.wal)
+        if checkpoints:
+            self.checkpoints.refresh(self.wal)
+
+    def apply_retention(
+        self, now_ns: int, *, max_age_ns: int | None = None, max_bytes: int | None = None
+    ) -> list[str]:
+        """Remove sealed WAL segments that every projection has consumed: those older than
+        `max_age_ns`, then the oldest while the WAL is larger than `max_bytes`. The data lives
+        on in the projections; a rebuild from the WAL then covers only what remains."""
+        consumed = self._consumed()
+        removed: list[str] = []
+        for stream in self.wal.streams():
+            if max_age_ns is not None:
+                cut = now_ns - max_age_ns
+                removed += self.wal.remove_sealed(stream, consumed.get(stream, 0), cut)
+        if max_bytes is None:
+            return removed
+        sizes = {s: self.wal.segment_sizes(s) for s in self.wal.streams()}
+        total = sum(size for segs in sizes.values() for _, size in segs)
+        oldest = sorted(
+            (self.fs.mtime_ns(path), stream, size)
+            for stream, segs in sizes.items()
+            for path, size in segs[:-1]
+        )
+        for _, stream, size in oldest:
+            if total <= max_bytes:
+                break
+            gone = self.wal.remove_sealed(stream, consumed.get(stream, 0), None, limit=1)
+            total -= size if gone else 0
+            removed += gone
+        return removed
+
+    def _consumed(self) -> dict[Stream, int]:
+        """Per stream, the position below which every projection that reads it has its data."""
+        parquet = self.parquet.state().positions
+        jsonl = ProjectionState.load(self.jsonl.root).positions
+        ckpts = ProjectionState.load(self.checkpoints.root).positions
+        out = {}
+        for stream in self.wal.streams():
+            marks = [jsonl.get(stream, 0)]
+            if stream.family != "status":
+                marks.append(parquet.get(stream, 0))
+            if stream.family == "book":
+                marks.append(ckpts.get(stream, 0))
+            out[stream] = min(marks)
+        return out
+
+    def drop_projections(self) -> None:
+        """Remove every projection; `refresh()` then rebuilds them from the WAL."""
+        for root in (self.parquet.root, self.jsonl.root, self.checkpoints.root):
+            drop(root)
+
+    def query(self, sql: str) -> QueryResult:
+        """Run SQL over the views (projections UNION the unprojected WAL tail)."""
+        return run_query(self.connect(), sql)
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection with the views, for several queries over one snapshot."""
+        return open_views(self.wal, self.data_dir)
+
+    def book_at(
+        self,
+        venue: str,
+        symbol: str,
+        at_ns: int,
+        *,
+        depth: int | None = None,
+        use_checkpoints: bool = True,
+    ) -> BookAt:
+        stream = Stream(venue, "book", symbol)
+        return book_at(
+            self.wal, self.checkpoints, stream, at_ns, depth=depth, use_checkpoints=use_checkpoints
+        )
+
+    def close(self) -> None:
+        self.wal.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _ts_recv(event: Event) -> int:
+    return event.ts_recv
+
+
+def _filtered(
+    wal: WAL,
+    stream: Stream,
+    start_ns: int | None,
+    end_ns: int | None,
+    types: Collection[str] | None,
+) -> Iterator[Event]:
+    for _, event in wal.read_events(stream):
+        if start_ns is not None and event.ts_recv < start_ns:
+            continue
+        if end_ns is not None and event.ts_recv >= end_ns:
+            continue
+        if types is None or type_name(event) in types:
+            yield event

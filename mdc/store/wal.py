@@ -1,0 +1,360 @@
+"""Write-ahead log: append-only segment files per stream, CRC32C per record, group commit.
+
+Layout: `<root>/<stream dirname>/<first seq, 20 digits>.seg`. Every stream numbers its records
+0, 1, 2, ... (its "seq"); a segment is named after the seq of its first record, so positions stay
+valid when old segments are removed by retention. A record is
+`[u32 len][u32 CRC32C][msgpack event]`. A batch is never split across segments.
+
+Group commit: `append()` only encodes and buffers (deduplicated, see `dedup.py`) and hands out a
+`Ticket`; `commit()` writes every pending record, fsyncs each touched segment once, and only then
+acknowledges all pending tickets. A commit is all or nothing for the caller: on any OSError every
+touched file is truncated back to its last durable size, the dedup window forgets the pending
+identities, and a `DiskFull`/`IOFailure` naming the failed tickets is raised; the callers still hold
+their batches and append them again after healing. (A crash in the middle of a commit can leave
+some streams' part of the group on disk without an ack; appending the batch again stores nothing
+twice because of dedup.) A failed fsync is never retried on the same bytes: they are truncated away
+and rewritten, which is safe even where Linux drops the dirty pages after an fsync error.
+
+Recovery (`WAL.open`): the newest segment of every stream is scanned and CRC-checked, a torn or
+corrupt tail is truncated and reported in a `RecoveryReport`. Older segments were fsynced before
+rotation; readers still verify their CRCs and raise `CorruptRecord` on a bad one.
+
+Thread-safety: none. One thread (the writer actor) owns a writable WAL; readers in other
+processes open it read-only and see every record that was durable when they listed the segments.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from mdc.events import Event, Gap, from_msgpack, identity, to_msgpack
+from mdc.store import records
+from mdc.store.dedup import DedupWindow, digest
+from mdc.store.errors import CorruptRecord, StorageError, StoreLocked, storage_error
+from mdc.store.fs import FileSystem
+from mdc.store.streams import Stream, stream_of
+
+SEGMENT_SUFFIX = ".seg"
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """One appended batch: acknowledged once `WAL.acked` reaches `number`."""
+
+    number: int
+    stored: int
+    duplicates: int
+
+
+@dataclass(frozen=True, slots=True)
+class Truncation:
+    segment: str
+    offset: int
+    dropped_bytes: int
+    tail: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryReport:
+    streams: int
+    records_scanned: int
+    truncations: tuple[Truncation, ...]
+
+
+@dataclass(slots=True)
+class _Log:
+    """One stream's files and state; `size`/`end` describe durable data only."""
+
+    stream: Stream
+    path: str
+    segments: list[int]
+    dedup: DedupWindow
+    end: int = 0
+    size: int = 0
+    fd: int | None = None
+    broken: bool = False
+    unsynced_dirs: list[str] = field(default_factory=list)
+    pending: list[bytes] = field(default_factory=list)
+    pending_bytes: int = 0
+
+    def segment_path(self, first: int) -> str:
+        return os.path.join(self.path, f"{first:020d}{SEGMENT_SUFFIX}")
+
+
+class WAL:
+    def __init__(
+        self, root: str, fs: FileSystem, *, segment_bytes: int, dedup_window: int, readonly: bool
+    ) -> None:
+        self.root = root
+        self.fs = fs
+        self.segment_bytes = segment_bytes
+        self.dedup_window = dedup_window
+        self.readonly = readonly
+        self.acked = 0
+        self.pending_bytes = 0
+        self._logs: dict[Stream, _Log] = {}
+        self._route: dict[tuple[type, str, str], _Log] = {}
+        self._tickets: list[Ticket] = []
+        self._next_ticket = 1
+        self._lock_fd: int | None = None
+
+    @classmethod
+    def open(
+        cls,
+        root: str,
+        fs: FileSystem,
+        *,
+        segment_bytes: int = 64 * 1024 * 1024,
+        dedup_window: int = 100_000,
+        readonly: bool = False,
+    ) -> tuple[WAL, RecoveryReport]:
+        wal = cls(
+            root, fs, segment_bytes=segment_bytes, dedup_window=dedup_window, readonly=readonly
+        )
+        if not readonly:
+            fs.makedirs(root)
+            try:
+                wal._lock_fd = fs.lock(os.path.join(root, "LOCK"))
+            except BlockingIOError as exc:
+                raise StoreLocked(f"{root} is open for writing by another process") from exc
+        scanned, cuts = 0, []
+        for name in fs.listdir(root):
+            if "+" not in name:
+                continue
+            log = wal._load(Stream.from_dirname(name))
+            count, cut = wal._recover(log)
+            scanned += count
+            cuts += cut
+        return wal, RecoveryReport(len(wal._logs), scanned, tuple(cuts))
+
+    def _load(self, stream: Stream) -> _Log:
+        path = os.path.join(self.root, stream.dirname)
+        firsts = sorted(
+            int(n[: -len(SEGMENT_SUFFIX)])
+            for n in self.fs.listdir(path)
+            if n.endswith(SEGMENT_SUFFIX)
+        )
+        log = _Log(stream, path, firsts, DedupWindow(self.dedup_window))
+        self._logs[stream] = log
+        return log
+
+    def _recover(self, log: _Log) -> tuple[int, list[Truncation]]:
+        """Scan the newest segment, cut a bad tail (writable only), rebuild the dedup window."""
+        if not log.segments:
+            return 0, []
+        path = log.segment_path(log.segments[-1])
+        end = records.ScanEnd()
+        with self.fs.open_read(path) as f:
+            count = sum(1 for _ in records.scan(f, end))
+            file_size = f.seek(0, os.SEEK_END)
+        log.end, log.size = log.segments[-1] + count, end.offset
+        cuts = []
+        if file_size != end.offset:
+            cuts.append(Truncation(path, end.offset, file_size - end.offset, end.tail.value))
+            if not self.readonly:
+                fd = self.fs.open_append(path)
+                self.fs.truncate(fd, end.offset)
+                self.fs.fsync(fd)
+                self.fs.close(fd)
+        if not self.readonly:
+            for _, payload in self.read(log.stream, max(0, log.end - self.dedup_window)):
+                log.dedup.add_pending(digest(identity(from_msgpack(payload))))
+            log.dedup.commit()
+        return count, cuts
+
+    # -- write side -------------------------------------------------------------------------
+
+    def append(self, events: Iterable[Event]) -> Ticket:
+        """Buffer a batch (nothing is durable until `commit`); duplicates are counted, not kept."""
+        if self.readonly:
+            raise StorageError("the store is open read-only")
+        stored = duplicates = added = 0
+        route = self._route
+        for event in events:
+            log = route.get((type(event), event.venue, event.symbol)) or self._log_for(event)
+            key = digest(identity(event))
+            if key in log.dedup:
+                duplicates += 1
+                continue
+            log.dedup.add_pending(key)
+            record = records.encode(to_msgpack(event))
+            log.pending.append(record)
+            log.pending_bytes += len(record)
+            added += len(record)
+            stored += 1
+        self.pending_bytes += added
+        ticket = Ticket(self._next_ticket, stored, duplicates)
+        self._next_ticket += 1
+        self._tickets.append(ticket)
+        return ticket
+
+    def _log_for(self, event: Event) -> _Log:
+        """The event's stream log (created if new); cached by type/venue/symbol except for Gaps,
+        whose family depends on their `stream` field."""
+        stream = stream_of(event)
+        log = self._logs.get(stream) or self._new_log(stream)
+        if not isinstance(event, Gap):
+            self._route[(type(event), event.venue, event.symbol)] = log
+        return log
+
+    def _new_log(self, stream: Stream) -> _Log:
+        log = _Log(
+            stream, os.path.join(self.root, stream.dirname), [], DedupWindow(self.dedup_window)
+        )
+        self._logs[stream] = log
+        return log
+
+    @property
+    def pending_tickets(self) -> int:
+        return len(self._tickets)
+
+    def commit(self) -> list[Ticket]:
+        """Make every pending record durable, then acknowledge and return the pending tickets."""
+        touched = [log for log in self._logs.values() if log.pending or log.broken]
+        tickets, self._tickets = self._tickets, []
+        try:
+            for log in touched:
+                self._write(log)
+            for log in touched:
+                if log.pending:
+                    self.fs.fsync(log.fd)  # type: ignore[arg-type]
+        except OSError as exc:
+            for log in touched:
+                self._rollback(log)
+            self.pending_bytes = 0
+            raise storage_error(exc, "WAL commit", tuple(t.number for t in tickets)) from exc
+        for log in touched:
+            log.end += len(log.pending)
+            log.size += log.pending_bytes
+            log.pending.clear()
+            log.pending_bytes = 0
+            log.dedup.commit()
+        self.pending_bytes = 0
+        if tickets:
+            self.acked = tickets[-1].number
+        return tickets
+
+    def _write(self, log: _Log) -> None:
+        if log.broken:
+            self._truncate_to_durable(log)
+        if not log.pending:
+            return
+        full = log.size > 0 and log.size + log.pending_bytes > self.segment_bytes
+        if log.fd is not None and full:
+            self.fs.close(log.fd)
+            log.fd = None
+        if log.fd is None:
+            if log.segments and not full:
+                log.fd = self.fs.open_append(log.segment_path(log.segments[-1]))
+            else:
+                self._start_segment(log)
+        self.fs.write(log.fd, b"".join(log.pending))  # type: ignore[arg-type]
+        while log.unsynced_dirs:
+            self.fs.fsync_dir(log.unsynced_dirs[0])
+            log.unsynced_dirs.pop(0)
+
+    def _start_segment(self, log: _Log) -> None:
+        new_dir = not log.segments
+        if new_dir:
+            self.fs.makedirs(log.path)
+        log.fd = self.fs.open_append(log.segment_path(log.end))
+        log.segments.append(log.end)
+        log.size = 0
+        log.unsynced_dirs += [log.path, self.root] if new_dir else [log.path]
+
+    def _rollback(self, log: _Log) -> None:
+        log.pending.clear()
+        log.pending_bytes = 0
+        log.dedup.rollback()
+        try:
+            self._truncate_to_durable(log)
+        except OSError:
+            log.broken = True
+
+    def _truncate_to_durable(self, log: _Log) -> None:
+        if log.fd is not None:
+            self.fs.truncate(log.fd, log.size)
+        log.broken = False
+
+    # -- read side --------------------------------------------------------------------------
+
+    def streams(self) -> list[Stream]:
+        return sorted(self._logs)
+
+    def positions(self) -> dict[Stream, int]:
+        """Durable end (next seq) of every stream; readonly stores report what open() saw."""
+        return {s: log.end for s, log in self._logs.items()}
+
+    def read(
+        self, stream: Stream, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[int, bytes]]:
+        """(seq, msgpack payload) of durable records start <= seq < stop, in stored order."""
+        log = self._logs.get(stream)
+        if log is None:
+            return
+        stop = log.end if stop is None else min(stop, log.end)
+        firsts = log.segments
+        for i, first in enumerate(firsts):
+            nxt = firsts[i + 1] if i + 1 < len(firsts) else stop
+            if nxt <= start or first >= stop:
+                continue
+            yield from self._read_segment(log, first, max(start, first), min(stop, nxt))
+
+    def _read_segment(
+        self, log: _Log, first: int, start: int, stop: int
+    ) -> Iterator[tuple[int, bytes]]:
+        end = records.ScanEnd()
+        seq = start
+        with self.fs.open_read(log.segment_path(first)) as f:
+            for payload in records.scan(f, end, skip=start - first):
+                if seq >= stop:
+                    return
+                yield seq, payload
+                seq += 1
+        if seq < stop:
+            raise CorruptRecord(
+                f"{log.segment_path(first)}: record {seq} unreadable ({end.tail.value} at "
+                f"offset {end.offset})"
+            )
+
+    def read_events(
+        self, stream: Stream, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[int, Event]]:
+        for seq, payload in self.read(stream, start, stop):
+            yield seq, from_msgpack(payload)
+
+    # -- retention and shutdown -------------------------------------------------------------
+
+    def remove_sealed(
+        self, stream: Stream, consumed: int, older_than_ns: int | None, limit: int | None = None
+    ) -> list[str]:
+        """Remove (at most `limit`, oldest first) sealed segments whose records all lie below
+        `consumed` and, if given, whose file was last written before `older_than_ns`; the active
+        segment always stays."""
+        log = self._logs[stream]
+        removed: list[str] = []
+        while len(log.segments) > 1 and log.segments[1] <= consumed and limit != len(removed):
+            path = log.segment_path(log.segments[0])
+            if older_than_ns is not None and self.fs.mtime_ns(path) >= older_than_ns:
+                break
+            self.fs.remove(path)
+            log.segments.pop(0)
+            removed.append(path)
+        if removed:
+            self.fs.fsync_dir(log.path)
+        return removed
+
+    def segment_sizes(self, stream: Stream) -> list[tuple[str, int]]:
+        log = self._logs[stream]
+        return [(p, self.fs.size(p)) for p in map(log.segment_path, log.segments)]
+
+    def close(self) -> None:
+        for log in self._logs.values():
+            if log.fd is not None:
+                self.fs.close(log.fd)
+                log.fd = None
+        if self._lock_fd is not None:
+            self.fs.close(self._lock_fd)
+            self._lock_fd = None
