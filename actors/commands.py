@@ -1,34 +1,41 @@
-"""`mdc run`: the collector on the embedded simulator (or configured venues) with a live panel."""
+"""`mdc run` and `mdc status`: the collector on Ray (or in one process), with a live panel."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
 import signal
 import sys
 import time
+from collections.abc import AsyncIterator
 
-from mdc.simulator.config import SimulatorConfig
-from mdc.venues.base import SessionConfig
+from mdc.errors import ConfigError
 
-DEFAULT_DATA_DIR = "./data"
+TRUTH_RETENTION = 500_000
+"""Book updates per symbol the simulator's ground truth keeps, so `mdc verify` can check them."""
 
 
 def register_run(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "run",
-        help="run the collector (default: on the embedded exchange simulator)",
+        help="run the collector (default: all four venues on the embedded simulator)",
         description=(
-            "Start the embedded exchange simulator on 127.0.0.1 and collect every venue's trades, "
-            "quotes and books into the event store, showing a live status panel. Ctrl-C (or the "
-            "end of --duration) stops the venues, drains every queue, fsyncs and exits 0."
+            "Collect trades, quotes and order books into the event store. Without --config it "
+            "starts the embedded exchange simulator on 127.0.0.1 and collects all four venues "
+            "from it (no internet, no keys). Providers, book keepers and the storage writer run "
+            "as Ray actors under a supervisor (a local Ray with --num-cpus CPUs unless --address "
+            "names a cluster). Ctrl-C, SIGTERM or the end of --duration stops the venues, drains "
+            "every queue, fsyncs and exits 0."
         ),
     )
+    parser.add_argument("--config", metavar="FILE", help="TOML config file (see README)")
     parser.add_argument(
         "--data-dir",
-        default=os.environ.get("MDC_DATA_DIR", DEFAULT_DATA_DIR),
-        help="event store directory (default: $MDC_DATA_DIR or ./data)",
+        default=None,
+        help="event store directory (default: config, $MDC_DATA_DIR or ./data)",
     )
     parser.add_argument(
         "--duration",
@@ -38,9 +45,19 @@ def register_run(subparsers: argparse._SubParsersAction) -> None:
         help="stop after this many seconds (default: run until Ctrl-C)",
     )
     parser.add_argument(
-        "--venues",
-        default="binance,coinbase,kraken,alpaca",
-        help="comma-separated venues to collect (default: all four)",
+        "--address",
+        default=None,
+        metavar="ADDR",
+        help="Ray cluster to join (e.g. 'auto'); default: start a local Ray",
+    )
+    parser.add_argument("--num-cpus", type=int, default=2, help="CPUs for a local Ray (default 2)")
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="run everything in this process without Ray (debugging, baseline)",
+    )
+    parser.add_argument(
+        "--venues", default=None, help="comma-separated subset of the configured venues"
     )
     parser.add_argument("--seed", type=int, default=1, help="simulator seed (default 1)")
     parser.add_argument(
@@ -54,44 +71,98 @@ def register_run(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     if args.duration is not None and args.duration <= 0:
-        print("mdc run: --duration must be a positive number of seconds", file=sys.stderr)
-        return 2
+        raise ConfigError("--duration must be a positive number of seconds")
     return asyncio.run(_collect(args))
 
 
 async def _collect(args: argparse.Namespace) -> int:
-    from actors.connection import Endpoint
-    from actors.local import LocalPipeline, VenueRun
     from actors.panel import StatusPanel
-    from mdc.simulator.server import Simulator
-    from mdc.store import Store
+    from mdc.config import load_config
 
-    venues = tuple(v.strip() for v in args.venues.split(",") if v.strip())
-    sim_config = SimulatorConfig(venues=venues, seed=args.seed, rate=args.rate)
+    config = load_config(args.config, data_dir=args.data_dir, venues=args.venues)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with Simulator(sim_config) as sim:
-        runs = [
-            VenueRun(venue, _session_config(venue, sim_config), Endpoint(urls.ws_base, urls.http))
-            for venue, urls in sim.urls.items()
-        ]
-        store = Store.open(args.data_dir)
-        pipeline = LocalPipeline(runs, store)
-        panel = StatusPanel(pipeline, args.data_dir)
-        started = time.monotonic()
-        with panel.live():
-            if args.duration is not None:
-                loop.call_later(args.duration, stop.set)
-            await asyncio.gather(pipeline.run(stop), panel.refresh_until(stop))
-        store.close()
-        print(panel.summary(time.monotonic() - started))
+    if args.duration is not None:
+        loop.call_later(args.duration, stop.set)
+    started = time.monotonic()
+    async with _endpoints(config, args) as runs:
+        runner = _local if args.local else _on_ray
+        await runner(runs, config.data_dir, stop, args, StatusPanel)
+    elapsed = time.monotonic() - started
+    print(f"mdc run: stopped cleanly after {elapsed:.1f}s; data in {config.data_dir}")
     return 0
 
 
-def _session_config(venue: str, sim_config: SimulatorConfig) -> SessionConfig:
-    symbols = tuple(spec.symbol for spec in sim_config.specs(venue))
-    if venue == "alpaca":
-        return SessionConfig(symbols, key=sim_config.alpaca_key, secret=sim_config.alpaca_secret)
-    return SessionConfig(symbols)
+@contextlib.asynccontextmanager
+async def _endpoints(config, args: argparse.Namespace) -> AsyncIterator[list]:
+    """Venue runs with real endpoints; simulated venues get a simulator started here."""
+    from actors.connection import Endpoint
+    from actors.local import VenueRun
+    from mdc.simulator.config import SimulatorConfig
+    from mdc.simulator.server import Simulator
+
+    simulated = [v for v in config.venues if v.simulated]
+    runs = [
+        VenueRun(v.name, v.session, Endpoint(v.ws_url, v.rest_url))
+        for v in config.venues
+        if not v.simulated
+    ]
+    if not simulated:
+        yield runs
+        return
+    symbols = {v.name: v.session.symbols for v in simulated}
+    sim_config = SimulatorConfig(
+        venues=tuple(symbols),
+        symbols=symbols,
+        seed=args.seed,
+        rate=args.rate,
+        truth_book_retention=TRUTH_RETENTION,
+    )
+    async with Simulator(sim_config) as sim:
+        for v in simulated:
+            urls = sim.urls[v.name]
+            session = v.session_with_keys(sim_config.alpaca_key, sim_config.alpaca_secret)
+            runs.append(VenueRun(v.name, session, Endpoint(urls.ws_base, urls.http)))
+        print(f"mdc run: simulator up for {', '.join(symbols)} on 127.0.0.1", file=sys.stderr)
+        yield runs
+        write_truth(sim, [v.name for v in simulated], os.path.join(config.data_dir, "truth"))
+
+
+def write_truth(sim, venues: list[str], truth_dir: str) -> None:
+    """The simulator's ground truth beside the data, for `mdc verify` (replaces an older one)."""
+    os.makedirs(truth_dir, exist_ok=True)
+    for venue in venues:
+        path = os.path.join(truth_dir, f"{venue}.jsonl")
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+        sim.truth(venue).dump(path)
+    with open(os.path.join(truth_dir, "run.json"), "w") as f:
+        json.dump({"stopped_ns": time.time_ns(), "venues": venues}, f)
+
+
+async def _local(runs, data_dir: str, stop: asyncio.Event, args, panel_type) -> None:
+    from actors.local import LocalPipeline
+    from mdc.store import Store
+
+    with Store.open(data_dir) as store:
+        pipeline = LocalPipeline(runs, store)
+        panel = panel_type(pipeline.rows, data_dir)
+        with panel.live():
+            await asyncio.gather(pipeline.run(stop), panel.refresh_until(stop))
+
+
+async def _on_ray(runs, data_dir: str, stop: asyncio.Event, args, panel_type) -> None:
+    from actors.runtime import init_ray
+    from actors.supervisor import Supervisor
+
+    print("mdc run: starting Ray (a few seconds)...", file=sys.stderr)
+    await asyncio.to_thread(init_ray, args.address, args.num_cpus)
+    supervisor = Supervisor(runs, os.path.abspath(data_dir))
+    await supervisor.start()
+    panel = panel_type(supervisor.status, data_dir)
+    with panel.live():
+        await asyncio.gather(supervisor.watch(stop), panel.refresh_until(stop))
+    print("mdc run: draining: flushing and fsyncing every pending batch...", file=sys.stderr)
+    await supervisor.stop()

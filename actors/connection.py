@@ -141,7 +141,7 @@ class VenueConnection:
         self._reconnect_reason = ""
         try:
             while True:
-                await self._carry_out()
+                await self.carry_out()
                 if self._reconnect_reason:
                     return self._reconnect_reason
                 try:
@@ -171,7 +171,7 @@ class VenueConnection:
             return
         await self._deliver(events)
 
-    async def _carry_out(self) -> None:
+    async def carry_out(self) -> None:
         """Send frames, start REST requests, or close for a reconnect, as the session asks."""
         for item in self.session.outbox():
             match item:
@@ -201,14 +201,14 @@ class VenueConnection:
             await self._retry_later(request)
             return
         await self._deliver(events)
-        await self._carry_out()
+        await self.carry_out()
 
     async def _retry_later(self, request: HttpGet) -> None:
         """A failed REST call is repeated after a backoff; the gap stays open until it succeeds."""
         await asyncio.sleep(self.backoff.delay(min(self.stats.http_errors, 6), self.rng))
         if not self._stopping.is_set():
             self.session.retry(request)
-            await self._carry_out()
+            await self.carry_out()
 
     async def _deliver(self, events: list[Event]) -> None:
         if events:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -20,6 +21,8 @@ from mdc.events import Event, Gap, Trade
 from mdc.store import Store
 from mdc.venues.base import Session, SessionConfig
 from mdc.venues.registry import get_venue
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,9 +57,13 @@ class LocalPipeline:
     happens naturally: while one append+fsync runs, the next batch accumulates)."""
 
     def __init__(
-        self, runs: list[VenueRun], store: Store, *, queue_batches: int = 1000,
+        self,
+        runs: list[VenueRun],
+        store: Store,
+        *,
+        queue_batches: int = 1000,
         max_batch_events: int = 5000,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.store = store
         self.queue: asyncio.Queue[list[Event]] = asyncio.Queue(maxsize=queue_batches)
         self.max_batch_events = max_batch_events
@@ -89,13 +96,34 @@ class LocalPipeline:
 
         return sink
 
+    def rows(self) -> dict[str, dict]:
+        """One status-panel row per venue connection, plus the store."""
+        rows = {}
+        for venue, conn in self.connections.items():
+            stats = self.stats.venues[venue]
+            in_sync = sum(s.in_sync for s in conn.session.books.values())
+            rows[venue] = {
+                "state": conn.session.phase.value,
+                "messages": stats.events,
+                "reconnects": conn.stats.reconnects,
+                "gaps": stats.gaps,
+                "in sync": f"{in_sync}/{len(conn.session.books)}",
+            }
+        rows["store"] = {
+            "state": "ok" if not self.stats.storage_errors else "errors",
+            "messages": self.stats.stored,
+            "unacked": self.queue.qsize(),
+        }
+        return rows
+
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set, then stop the venues, drain the queue and flush."""
         writer = asyncio.create_task(self._write_loop())
-        venues = [asyncio.create_task(c.run()) for c in self.connections.values()]
-        stopper = asyncio.create_task(stop.wait())
+        venues = [
+            asyncio.create_task(self._run_venue(name, c)) for name, c in self.connections.items()
+        ]
         try:
-            await asyncio.wait([stopper, *venues], return_when=asyncio.FIRST_COMPLETED)
+            await stop.wait()
         finally:
             for connection in self.connections.values():
                 await connection.stop()
@@ -104,7 +132,13 @@ class LocalPipeline:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
-            stopper.cancel()
+
+    async def _run_venue(self, name: str, connection: VenueConnection) -> None:
+        """A venue that fails for good (rejected credentials...) stops alone; the rest go on."""
+        try:
+            await connection.run()
+        except CollectorError as exc:
+            log.error("%s: stopped for good: %s", name, exc)
 
     async def _write_loop(self) -> None:
         while True:

@@ -1,4 +1,4 @@
-"""The live status panel of `mdc run`: a table on a terminal, a periodic line otherwise."""
+"""The live status panel of `mdc run` / `mdc status`: a table on a terminal, a line otherwise."""
 
 from __future__ import annotations
 
@@ -6,24 +6,37 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from actors.local import LocalPipeline
-
 PLAIN_EVERY_S = 5.0
+COLUMNS = (
+    "actor",
+    "state",
+    "events/s",
+    "messages",
+    "restarts",
+    "reconnects",
+    "unacked",
+    "in sync",
+    "gaps",
+)
+
+Rows = Callable[[], dict[str, dict]]
 
 
 class StatusPanel:
-    def __init__(self, pipeline: LocalPipeline, data_dir: str) -> None:
-        self.pipeline = pipeline
+    """`rows()` gives one dict per actor (keys as in COLUMNS, missing ones shown blank)."""
+
+    def __init__(self, rows: Rows, data_dir: str) -> None:
+        self.rows = rows
         self.data_dir = data_dir
-        self.console = Console(stderr=False)
+        self.console = Console()
         self._live: Live | None = None
-        self._last_counts: dict[str, int] = {}
+        self._last: dict[str, int] = {}
         self._last_at = time.monotonic()
 
     @contextlib.contextmanager
@@ -46,68 +59,37 @@ class StatusPanel:
             else:
                 print(self.line(), flush=True)
 
-    def _rates(self) -> dict[str, float]:
+    def _with_rates(self) -> dict[str, dict]:
         now = time.monotonic()
         elapsed = max(now - self._last_at, 1e-9)
-        rates = {}
-        for venue, stats in self.pipeline.stats.venues.items():
-            rates[venue] = (stats.events - self._last_counts.get(venue, 0)) / elapsed
-            self._last_counts[venue] = stats.events
+        rows = self.rows()
+        for name, row in rows.items():
+            count = int(row.get("messages", 0) or 0)
+            row["events/s"] = f"{max(0, count - self._last.get(name, 0)) / elapsed:.0f}"
+            self._last[name] = count
         self._last_at = now
-        return rates
+        return rows
 
     def table(self) -> Table:
-        rates = self._rates()
-        table = Table(title="mdc run — Ctrl-C to stop (drains and flushes first)")
-        for column in (
-            "venue",
-            "events/s",
-            "events",
-            "trades",
-            "gaps",
-            "reconnects",
-            "malformed",
-            "lag ms",
-        ):
-            table.add_column(column, justify="right" if column != "venue" else "left")
-        for venue, stats in self.pipeline.stats.venues.items():
-            conn = self.pipeline.connections[venue].stats
-            table.add_row(
-                venue,
-                f"{rates[venue]:.0f}",
-                str(stats.events),
-                str(stats.trades),
-                str(stats.gaps),
-                str(conn.reconnects),
-                str(conn.malformed),
-                f"{stats.lag_ns / 1e6:.1f}",
-            )
-        p = self.pipeline.stats
-        table.caption = (
-            f"stored {p.stored}  duplicates {p.duplicates}  commits {p.commits}  "
-            f"queue {self.pipeline.queue.qsize()}/{self.pipeline.queue.maxsize}  "
-            f"storage errors {p.storage_errors}  disk {_disk_bytes(self.data_dir) / 1e6:.1f} MB"
-        )
+        table = Table(title="mdc run — Ctrl-C stops it (drains and fsyncs first)")
+        for column in COLUMNS:
+            table.add_column(column, justify="left" if column in ("actor", "state") else "right")
+        for name, row in self._with_rates().items():
+            table.add_row(name, *(str(row.get(c, "")) for c in COLUMNS[1:]))
+        table.caption = f"data dir {self.data_dir}: {disk_bytes(self.data_dir) / 1e6:.1f} MB"
         return table
 
     def line(self) -> str:
-        rates = self._rates()
-        venues = "  ".join(f"{v} {r:.0f}/s" for v, r in rates.items())
-        p = self.pipeline.stats
-        return (
-            f"{venues}  stored {p.stored}  queue {self.pipeline.queue.qsize()}  "
-            f"gaps {sum(s.gaps for s in p.venues.values())}"
-        )
-
-    def summary(self, elapsed_s: float) -> str:
-        p = self.pipeline.stats
-        return (
-            f"mdc run: stopped after {elapsed_s:.1f}s; {p.stored} events stored durably "
-            f"({p.duplicates} duplicates skipped) in {self.data_dir}"
-        )
+        rows = self._with_rates()
+        parts = [
+            f"{name} {row.get('state', '')} {row.get('events/s')}/s"
+            for name, row in rows.items()
+            if "messages" in row
+        ]
+        return "  ".join(parts) + f"  disk {disk_bytes(self.data_dir) / 1e6:.1f} MB"
 
 
-def _disk_bytes(path: str) -> int:
+def disk_bytes(path: str) -> int:
     total = 0
     for root, _dirs, files in os.walk(path):
         for name in files:

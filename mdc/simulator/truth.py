@@ -79,6 +79,18 @@ class _BookHistory:
             )
         return self._replay(lambda _uid, ts: ts <= ts_event)
 
+    def as_record(self) -> dict:
+        """The retained history as plain data: base book plus every later update, in order."""
+        return {
+            "base_update_id": self._base_id,
+            "base_ts": self._base_ts,
+            "bids": self._base.top("bid"),
+            "asks": self._base.top("ask"),
+            "updates": [
+                [uid, ts, [list(c) for c in changes]] for uid, ts, changes in self._updates
+            ],
+        }
+
     def _replay(self, keep: Callable[[int, int], bool]) -> tuple[L2Book, int, int]:
         book, update_id, ts = self._base.copy(), self._base_id, self._base_ts
         for uid, uts, changes in self._updates:
@@ -149,7 +161,8 @@ class VenueTruth:
         return table[symbol]
 
     def dump(self, path: str | Path) -> int:
-        """Append all trades and the latest book per symbol as JSON lines; returns the count."""
+        """Append all trades, the latest book and the retained book history per symbol as JSON
+        lines (what `mdc verify` checks a store against); returns the count."""
         lines = [to_json(t) for symbol in self._trades for t in self.trades(symbol)]
         for symbol, history in self._books.items():
             book, uid, ts = history.at_ts(2**63)
@@ -157,6 +170,8 @@ class VenueTruth:
             state |= {"update_id": uid, "ts_event": ts, "bids": book.top("bid")}
             state["asks"] = book.top("ask")
             lines.append(_json_bytes(state))
+            record = {"type": "truth_book_history", "venue": self.venue, "symbol": symbol}
+            lines.append(_json_bytes(record | history.as_record()))
         with open(path, "ab") as out:
             out.write(b"".join(line + b"\n" for line in lines))
             out.flush()

@@ -363,9 +363,13 @@ def test_trade_id_gap_requests_rest_backfill_and_pages() -> None:
     ]
     [request] = session.outbox()
     assert request.backfill.from_ts is not None  # the last trade's time, for time-paged venues
-    assert request == HttpGet("trades", "BTC-USD", "/products/BTC-USD/trades",
-                              (("after", "504"), ("limit", "100")),
-                              backfill=FetchTrades("BTC-USD", 501, 503, request.backfill.from_ts))
+    assert request == HttpGet(
+        "trades",
+        "BTC-USD",
+        "/products/BTC-USD/trades",
+        (("after", "504"), ("limit", "100")),
+        backfill=FetchTrades("BTC-USD", 501, 503, request.backfill.from_ts),
+    )
     body = json.dumps([
         {"time": "2024-03-13T11:00:17.710679Z", "trade_id": i, "price": "1", "size": "2",
          "side": "buy"} for i in (503, 502, 501, 500)

@@ -442,9 +442,13 @@ def test_trade_id_gap_requests_rest_backfill_and_pages() -> None:
     request = only(session.outbox())
     # Kraken pages by time: the request starts just before the last trade we have (exclusive).
     last_ts = 1704067201_000000500
-    assert request == HttpGet("trades", "BTC-USD", "/0/public/Trades",
-                              (("pair", "XBTUSD"), ("since", str(last_ts - 1))),
-                              backfill=FetchTrades("BTC-USD", 101, 103, last_ts))
+    assert request == HttpGet(
+        "trades",
+        "BTC-USD",
+        "/0/public/Trades",
+        (("pair", "XBTUSD"), ("since", str(last_ts - 1))),
+        backfill=FetchTrades("BTC-USD", 101, 103, last_ts),
+    )
     page = _trades_body([(100, "b"), (101, "s"), (102, "b")], last="1704067201000000500")
     trades = session.http_response(request, 200, page, RECV)
     assert [(t.trade_id, t.side) for t in trades] == [(101, "sell"), (102, "buy")]

@@ -1,0 +1,115 @@
+"""BookActor: every book of one venue, kept exact by the same BookSync the replay tools use."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import ray
+from ray.actor import ActorHandle
+
+from actors.producer import Producer
+from mdc.batching import BatchPolicy, EventBatch
+from mdc.events import Event, Gap
+from mdc.sync import BookSync
+from mdc.venues.base import SessionConfig
+from mdc.venues.registry import get_venue
+
+
+@ray.remote(num_cpus=0, max_restarts=0)
+class BookActor:
+    """Applies book events in order; on a gap or checksum failure it records a Gap (to the store)
+    and asks the provider for a snapshot. A fresh incarnation asks for snapshots of every symbol,
+    since it starts with no books."""
+
+    def __init__(
+        self, venue: str, session: SessionConfig, writer: ActorHandle, policy: BatchPolicy
+    ) -> None:
+        self.venue = get_venue(venue)
+        self.session_config = session
+        self.syncs: dict[str, BookSync] = {}
+        self.producer = Producer(f"books:{venue}", writer, policy)
+        self.provider: ActorHandle | None = None
+        self.applied = 0
+        self.gaps = 0
+
+    async def set_provider(self, provider: ActorHandle, resync: bool) -> None:
+        """A new provider (or a new us): what we hold may have missed messages; start over."""
+        self.provider = provider
+        if not resync:
+            return
+        gaps = []
+        now = time.time_ns()
+        for sync in self.syncs.values():
+            gaps += sync.invalidate("provider or book actor restarted", ts_event=now, ts_recv=now)
+        if gaps:
+            await self.producer.add(gaps)
+            await self.producer.flush()
+        for symbol in self.session_config.symbols:
+            await self._request(symbol, "book actor restarted")
+
+    async def set_writer(self, writer: ActorHandle) -> None:
+        await self.producer.set_writer(writer)
+
+    async def apply(self, batch: EventBatch) -> int:
+        gaps: list[Event] = []
+        for event in batch.events:
+            if event.symbol == "" and isinstance(event, Gap):
+                for sync in self.syncs.values():
+                    gaps += sync.invalidate(
+                        event.reason, ts_event=event.ts_event, ts_recv=event.ts_recv
+                    )
+                continue
+            gaps += self._sync(event.symbol).on_event(event)
+            self.applied += 1
+        self.gaps += len(gaps)
+        if gaps:
+            await self.producer.add(gaps)
+            await self.producer.flush()
+        for sync in self.syncs.values():
+            for need in sync.requests():
+                await self._request(need.symbol, need.reason)
+        return len(gaps)
+
+    async def _request(self, symbol: str, reason: str) -> None:
+        if self.provider is not None:
+            self.provider.request_snapshot.remote(symbol, reason)
+
+    def _sync(self, symbol: str) -> BookSync:
+        sync = self.syncs.get(symbol)
+        if sync is None:
+            sync = self.syncs[symbol] = self.venue.book_sync(symbol, self.session_config)
+        return sync
+
+    async def book(self, symbol: str, depth: int = 10) -> dict:
+        sync = self.syncs.get(symbol)
+        if sync is None:
+            return {"symbol": symbol, "in_sync": False, "bids": [], "asks": []}
+        bids, asks = sync.book.top(depth)
+        return {
+            "symbol": symbol,
+            "in_sync": sync.in_sync,
+            "update_id": sync.last_update_id,
+            "ts_event": sync.last_ts_event,
+            "bids": bids,
+            "asks": asks,
+        }
+
+    async def ping(self) -> dict:
+        return {
+            "pid": os.getpid(),
+            "applied": self.applied,
+            "gaps": self.gaps,
+            "in_sync": sum(s.in_sync for s in self.syncs.values()),
+            "symbols": len(self.syncs),
+            "unacked": len(self.producer.ledger),
+        }
+
+    async def pid(self) -> int:
+        return os.getpid()
+
+    async def stop(self, timeout_s: float = 10.0) -> bool:
+        return await self.producer.drain(timeout_s)
+
+    async def _hang_for_testing(self, seconds: float) -> None:
+        time.sleep(seconds)

@@ -1,0 +1,99 @@
+"""The producer side of the batch protocol, used by every actor that sends events to the writer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from ray.actor import ActorHandle
+from ray.exceptions import RayActorError, RayTaskError
+
+from mdc.batching import Batcher, BatchPolicy, EventBatch, UnackedLedger
+from mdc.events import Event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ProducerStats:
+    batches_sent: int = 0
+    batches_acked: int = 0
+    resent: int = 0
+    writer_failures: int = 0
+    ack_latency_ns: int = 0
+
+
+class Producer:
+    """Batches events by count and age, keeps each batch until the writer acknowledges it (after
+    fsync), waits when too many are in flight, and resends them all to a new writer."""
+
+    def __init__(self, name: str, writer: ActorHandle, policy: BatchPolicy) -> None:
+        self.batcher = Batcher(name, policy)
+        self.ledger = UnackedLedger(policy.max_unacked)
+        self.writer = writer
+        self.stats = ProducerStats()
+        self._changed = asyncio.Condition()
+        self._tasks: set[asyncio.Task] = set()
+
+    async def add(self, events: list[Event]) -> None:
+        now = time.time_ns()
+        self.batcher.add(events, now)
+        if self.batcher.due(now):
+            await self.flush()
+
+    async def tick(self) -> None:
+        """Called every few ms: sends a batch that has waited long enough."""
+        if self.batcher.due(time.time_ns()):
+            await self.flush()
+
+    async def flush(self) -> None:
+        batch = self.batcher.take(time.time_ns())
+        if batch is None:
+            return
+        async with self._changed:
+            await self._changed.wait_for(lambda: not self.ledger.full)
+        self.ledger.sent(batch)
+        self._send(batch)
+
+    async def set_writer(self, writer: ActorHandle) -> None:
+        """A new writer incarnation: everything unacknowledged goes to it again, in order."""
+        self.writer = writer
+        for batch in self.ledger.to_resend():
+            self.stats.resent += 1
+            self._send(batch)
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Flush and wait until every batch is acknowledged; False if the time ran out."""
+        await self.flush()
+        try:
+            async with self._changed:
+                await asyncio.wait_for(self._changed.wait_for(lambda: not self.ledger), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    def _send(self, batch: EventBatch) -> None:
+        self.stats.batches_sent += 1
+        task = asyncio.create_task(self._await_ack(batch, self.writer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _await_ack(self, batch: EventBatch, writer: ActorHandle) -> None:
+        try:
+            await writer.append.remote(batch)
+        except (RayActorError, RayTaskError) as exc:
+            # The batch stays in the ledger; set_writer() (after a restart) or a retry resends it.
+            self.stats.writer_failures += 1
+            log.warning("%s: batch %d not acknowledged: %s", batch.producer, batch.seq, exc)
+            if isinstance(exc, RayTaskError) and writer is self.writer:
+                await asyncio.sleep(0.5)
+                if batch.seq in self.ledger.batches and writer is self.writer:
+                    self._send(batch)
+            return
+        self.stats.batches_acked += 1
+        self.stats.ack_latency_ns = time.time_ns() - batch.created_ns
+        async with self._changed:
+            self.ledger.acked(batch.seq)
+            self._changed.notify_all()

@@ -1,0 +1,125 @@
+"""ProviderActor: one venue connection. Parses, checks trade continuity, backfills, batches.
+
+Book integrity is the BookActor's job: the provider forwards book events to it and carries out
+the snapshot requests it sends back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+
+import ray
+from ray.actor import ActorHandle
+
+from actors.connection import VenueConnection
+from actors.local import VenueRun
+from actors.producer import Producer
+from mdc.batching import BatchPolicy, EventBatch
+from mdc.events import BookDelta, BookSnapshot, Event, Gap
+from mdc.sync import NeedSnapshot
+from mdc.venues.base import Session
+from mdc.venues.registry import get_venue
+
+BOOK_TYPES = (BookSnapshot, BookDelta, Gap)
+MAX_BOOK_CALLS_IN_FLIGHT = 32
+
+
+@ray.remote(num_cpus=0, max_restarts=0)
+class ProviderActor:
+    def __init__(
+        self,
+        run: VenueRun,
+        writer: ActorHandle,
+        books: ActorHandle | None,
+        policy: BatchPolicy,
+        resume: dict[str, tuple[int, int]],
+    ) -> None:
+        self.run = run
+        self.venue = get_venue(run.venue)
+        self.session = Session(self.venue, run.session, track_books=books is None)
+        for symbol, (trade_id, ts_event) in resume.items():
+            self.session.resume(symbol, trade_id, ts_event)
+        self.producer = Producer(f"provider:{run.venue}", writer, policy)
+        self.books = books
+        self.connection = VenueConnection(self.session, run.endpoint, self._on_events)
+        self._book_calls: list[ray.ObjectRef] = []
+        self._tasks: list[asyncio.Task] = []
+        self.started_ns = time.time_ns()
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self.connection.run()),
+            asyncio.create_task(self._tick_loop()),
+        ]
+
+    async def _tick_loop(self) -> None:
+        delay = self.producer.batcher.policy.max_delay_ms / 1000
+        while True:
+            await asyncio.sleep(delay)
+            await self.producer.tick()
+
+    async def _on_events(self, events: list[Event]) -> None:
+        await self.producer.add(events)
+        if self.books is not None:
+            book_events = [e for e in events if isinstance(e, BOOK_TYPES)]
+            if book_events:
+                await self._send_to_books(book_events)
+
+    async def _send_to_books(self, events: list[Event]) -> None:
+        """Bounded: at most MAX_BOOK_CALLS_IN_FLIGHT unanswered calls to the BookActor."""
+        if len(self._book_calls) >= MAX_BOOK_CALLS_IN_FLIGHT:
+            _done, self._book_calls = await asyncio.to_thread(
+                ray.wait, self._book_calls, num_returns=1, timeout=5.0
+            )
+        batch = EventBatch(f"provider:{self.run.venue}", 0, events, time.time_ns())
+        self._book_calls.append(self.books.apply.remote(batch))
+
+    async def request_snapshot(self, symbol: str, reason: str) -> None:
+        """From the BookActor: that symbol's book needs a fresh snapshot."""
+        for item in self.venue.snapshot_request(NeedSnapshot(symbol, reason), self.run.session):
+            self.session.retry(item)
+        await self.connection.carry_out()
+
+    async def set_writer(self, writer: ActorHandle) -> None:
+        await self.producer.set_writer(writer)
+
+    async def set_books(self, books: ActorHandle) -> None:
+        self.books = books
+        self._book_calls = []
+
+    async def ping(self) -> dict:
+        conn = self.connection.stats
+        return {
+            "venue": self.run.venue,
+            "pid": os.getpid(),
+            "phase": self.session.phase.value,
+            "messages": conn.messages,
+            "connects": conn.connects,
+            "reconnects": conn.reconnects,
+            "malformed": conn.malformed,
+            "unacked": len(self.producer.ledger),
+            "sent": self.producer.stats.batches_sent,
+            "acked": self.producer.stats.batches_acked,
+            "resent": self.producer.stats.resent,
+            "failure": str(self.session.failure) if self.session.failure else "",
+        }
+
+    async def pid(self) -> int:
+        return os.getpid()
+
+    async def stop(self, timeout_s: float = 10.0) -> bool:
+        """Close the connection, then flush and wait for every acknowledgement."""
+        await self.connection.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        return await self.producer.drain(timeout_s)
+
+    async def _hang_for_testing(self, seconds: float) -> None:
+        """Blocks the actor's event loop, as a deadlocked provider would."""
+        time.sleep(seconds)

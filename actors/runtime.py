@@ -1,0 +1,22 @@
+"""Starting and stopping Ray for the collector, with the settings these small machines need."""
+
+from __future__ import annotations
+
+import os
+
+import ray
+
+# Ray 2.60 turns on token auth and usage stats by default; neither helps a local collector.
+RAY_ENV_DEFAULTS = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+def init_ray(address: str | None = None, num_cpus: int = 2) -> None:
+    """Connect to a cluster (`address`, e.g. "auto") or start a local Ray with explicit CPUs."""
+    for key, value in RAY_ENV_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)

@@ -1,0 +1,222 @@
+"""Supervisor: starts the actors, pings them, restarts them one-for-one by policy, escalates.
+
+A child that dies (the ping raises) or hangs (the ping times out) is killed and started again after
+a jittered backoff; more than R restarts within T seconds marks it failed: a Status event goes to
+the store and a log line says so. Restarting a child rewires its peers: producers resend their
+unacknowledged batches to a new writer; a new provider resumes trade continuity from the last
+durable trade; a new BookActor (or a book fed by a new provider) starts from fresh snapshots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import ray
+from ray.actor import ActorHandle
+from ray.exceptions import RayActorError
+
+from actors.books import BookActor
+from actors.local import VenueRun
+from actors.provider import ProviderActor
+from actors.writer import StorageWriterActor
+from mdc.batching import BatchPolicy, EventBatch
+from mdc.events import Status
+from mdc.supervision import Escalate, RestartPolicy, RestartTracker
+
+log = logging.getLogger(__name__)
+Kind = Literal["writer", "books", "provider"]
+
+
+@dataclass
+class Child:
+    name: str
+    kind: Kind
+    venue: str
+    tracker: RestartTracker
+    handle: ActorHandle | None = None
+    state: str = "starting"
+    last_ping: dict = field(default_factory=dict)
+    last_error: str = ""
+
+
+class Supervisor:
+    def __init__(
+        self,
+        runs: list[VenueRun],
+        data_dir: str,
+        *,
+        policy: RestartPolicy | None = None,
+        batch: BatchPolicy | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.runs = {run.venue: run for run in runs}
+        self.data_dir = data_dir
+        self.policy = policy or RestartPolicy()
+        self.batch = batch or BatchPolicy()
+        self.rng = rng or random.Random()
+        self.children: dict[str, Child] = {}
+        self._status_seq = 0
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._add("writer", "writer", "")
+        await self._start_writer()
+        for venue in self.runs:
+            self._add(f"books:{venue}", "books", venue)
+            self._add(f"provider:{venue}", "provider", venue)
+            await self._start_books(venue)
+            await self._start_provider(venue)
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            for child in list(self.children.values()):
+                if child.state == "running":
+                    await self._check(child)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.policy.ping_every_s)
+
+    async def stop(self, timeout_s: float = 15.0) -> None:
+        """Providers first (they flush and wait for acks), then books, then the writer."""
+        for kind in ("provider", "books"):
+            for child in self._of_kind(kind):
+                await self._call(child, "stop", timeout_s)
+        for child in self._of_kind("writer"):
+            await self._call(child, "close", timeout_s)
+        for child in self.children.values():
+            if child.handle is not None:
+                ray.kill(child.handle, no_restart=True)
+
+    def status(self) -> dict[str, dict]:
+        return {
+            name: {
+                "state": c.state,
+                "restarts": c.tracker.total,
+                "error": c.last_error,
+                **c.last_ping,
+            }
+            for name, c in self.children.items()
+        }
+
+    # -- supervision ----------------------------------------------------------------------
+
+    async def _check(self, child: Child) -> None:
+        try:
+            child.last_ping = await asyncio.wait_for(
+                _as_future(child.handle.ping.remote()), self.policy.ping_timeout_s
+            )
+        except TimeoutError:
+            await self._on_failure(child, f"no answer to ping within {self.policy.ping_timeout_s}s")
+        except RayActorError as exc:
+            await self._on_failure(child, f"died: {type(exc).__name__}")
+
+    async def _on_failure(self, child: Child, reason: str) -> None:
+        child.last_error = reason
+        if child.handle is not None:
+            ray.kill(child.handle, no_restart=True)
+        decision = child.tracker.on_failure(time.monotonic())
+        if isinstance(decision, Escalate):
+            child.state = "failed"
+            detail = (
+                f"{child.name} failed: {reason}; {decision.restarts_in_window} restarts in "
+                f"{decision.window_s:.0f}s exceeded the restart intensity"
+            )
+            log.error("mdc supervisor: %s", detail)
+            await self._record_status(child, detail)
+            return
+        child.state = "restarting"
+        log.warning(
+            "mdc supervisor: %s %s; restart %d in %.2fs",
+            child.name,
+            reason,
+            decision.attempt,
+            decision.delay_s,
+        )
+        await asyncio.sleep(decision.delay_s)
+        await self._restart(child)
+
+    async def _restart(self, child: Child) -> None:
+        if child.kind == "writer":
+            await self._start_writer()
+            for peer in self._running("provider", "books"):
+                await self._call(peer, "set_writer", self.policy.ping_timeout_s, self._writer())
+        elif child.kind == "books":
+            await self._start_books(child.venue)
+            provider = self.children[f"provider:{child.venue}"]
+            if provider.state == "running":
+                await self._call(provider, "set_books", self.policy.ping_timeout_s, child.handle)
+                await self._call(
+                    child, "set_provider", self.policy.ping_timeout_s, provider.handle, True
+                )
+        else:
+            await self._start_provider(child.venue, resync_books=True)
+
+    async def _record_status(self, child: Child, detail: str) -> None:
+        now = time.time_ns()
+        self._status_seq += 1
+        status = Status(child.venue, "", now, now, "failed", detail)
+        batch = EventBatch("supervisor", self._status_seq, [status], now)
+        writer = self.children["writer"]
+        if writer.state == "running":
+            await self._call(writer, "append", self.policy.ping_timeout_s, batch)
+
+    # -- starting children ----------------------------------------------------------------
+
+    async def _start_writer(self) -> None:
+        child = self.children["writer"]
+        child.handle = StorageWriterActor.remote(self.data_dir)
+        await _as_future(child.handle.ping.remote())
+        child.state = "running"
+
+    async def _start_books(self, venue: str) -> None:
+        child = self.children[f"books:{venue}"]
+        child.handle = BookActor.remote(venue, self.runs[venue].session, self._writer(), self.batch)
+        await _as_future(child.handle.ping.remote())
+        child.state = "running"
+
+    async def _start_provider(self, venue: str, resync_books: bool = False) -> None:
+        child = self.children[f"provider:{venue}"]
+        resume = await _as_future(self._writer().last_trades.remote(venue))
+        books = self.children[f"books:{venue}"]
+        child.handle = ProviderActor.remote(
+            self.runs[venue], self._writer(), books.handle, self.batch, resume
+        )
+        await _as_future(child.handle.start.remote())
+        child.state = "running"
+        if books.state == "running":
+            await self._call(
+                books, "set_provider", self.policy.ping_timeout_s, child.handle, resync_books
+            )
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _add(self, name: str, kind: Kind, venue: str) -> None:
+        self.children[name] = Child(name, kind, venue, RestartTracker(self.policy, self.rng))
+
+    def _writer(self) -> ActorHandle:
+        return self.children["writer"].handle
+
+    def _of_kind(self, kind: str) -> list[Child]:
+        return [c for c in self.children.values() if c.kind == kind and c.handle is not None]
+
+    def _running(self, *kinds: str) -> list[Child]:
+        return [c for c in self.children.values() if c.kind in kinds and c.state == "running"]
+
+    async def _call(self, child: Child, method: str, timeout_s: float, *args: object) -> object:
+        """A call whose failure is the watch loop's business, not the caller's."""
+        try:
+            ref = getattr(child.handle, method).remote(*args)
+            return await asyncio.wait_for(_as_future(ref), timeout_s)
+        except (RayActorError, TimeoutError) as exc:
+            child.last_error = f"{method}: {type(exc).__name__}"
+            return None
+
+
+def _as_future(ref: ray.ObjectRef) -> asyncio.Future:
+    return asyncio.wrap_future(ref.future())

@@ -1,0 +1,62 @@
+"""Restart policy, OTP style: restart with backoff and jitter, at most R restarts in T seconds,
+then escalate. Pure logic: time and randomness come in as arguments."""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass
+
+from mdc.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    max_restarts: int = 5
+    """R: restarts allowed within `window_s`; one more escalates."""
+    window_s: float = 60.0
+    """T."""
+    backoff_initial_s: float = 0.2
+    backoff_max_s: float = 5.0
+    ping_timeout_s: float = 3.0
+    """An actor that does not answer a ping within this is hung: it is killed and restarted."""
+    ping_every_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.max_restarts < 0 or self.window_s <= 0:
+            raise ConfigError("restart policy: max_restarts must be >= 0 and window_s > 0")
+        if self.ping_timeout_s <= 0 or self.ping_every_s <= 0:
+            raise ConfigError("restart policy: ping_timeout_s and ping_every_s must be > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class Restart:
+    delay_s: float
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class Escalate:
+    restarts_in_window: int
+    window_s: float
+
+
+class RestartTracker:
+    """One child's restart history under a policy."""
+
+    def __init__(self, policy: RestartPolicy, rng: random.Random) -> None:
+        self.policy = policy
+        self.rng = rng
+        self.recent: deque[float] = deque()
+        self.total = 0
+
+    def on_failure(self, now_s: float) -> Restart | Escalate:
+        while self.recent and now_s - self.recent[0] > self.policy.window_s:
+            self.recent.popleft()
+        if len(self.recent) >= self.policy.max_restarts:
+            return Escalate(len(self.recent), self.policy.window_s)
+        self.recent.append(now_s)
+        self.total += 1
+        attempt = len(self.recent)
+        ceiling = min(self.policy.backoff_max_s, self.policy.backoff_initial_s * 2 ** (attempt - 1))
+        return Restart(self.rng.uniform(ceiling / 2, ceiling), attempt)
