@@ -80,14 +80,14 @@ async def _collect(args: argparse.Namespace) -> int:
     from mdc.config import load_config
 
     config = load_config(args.config, data_dir=args.data_dir, venues=args.venues)
-    stop = asyncio.Event()
+    stop = StopSignal()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     if args.duration is not None:
         loop.call_later(args.duration, stop.set)
     started = time.monotonic()
-    async with _endpoints(config, args) as runs:
+    async with _endpoints(config, args, stop) as runs:
         runner = _local if args.local else _on_ray
         await runner(runs, config.data_dir, stop, args, StatusPanel)
     elapsed = time.monotonic() - started
@@ -96,7 +96,7 @@ async def _collect(args: argparse.Namespace) -> int:
 
 
 @contextlib.asynccontextmanager
-async def _endpoints(config, args: argparse.Namespace) -> AsyncIterator[list]:
+async def _endpoints(config, args: argparse.Namespace, stop: StopSignal) -> AsyncIterator[list]:
     """Venue runs with real endpoints; simulated venues get a simulator started here."""
     from actors.connection import Endpoint
     from actors.local import VenueRun
@@ -127,10 +127,22 @@ async def _endpoints(config, args: argparse.Namespace) -> AsyncIterator[list]:
             runs.append(VenueRun(v.name, session, Endpoint(urls.ws_base, urls.http)))
         print(f"mdc run: simulator up for {', '.join(symbols)} on 127.0.0.1", file=sys.stderr)
         yield runs
-        write_truth(sim, [v.name for v in simulated], os.path.join(config.data_dir, "truth"))
+        truth_dir = os.path.join(config.data_dir, "truth")
+        write_truth(sim, [v.name for v in simulated], truth_dir, stop.at_ns or time.time_ns())
 
 
-def write_truth(sim, venues: list[str], truth_dir: str) -> None:
+class StopSignal(asyncio.Event):
+    """An Event that remembers when it was first set: the moment collection stopped."""
+
+    at_ns: int | None = None
+
+    def set(self) -> None:
+        if self.at_ns is None:
+            self.at_ns = time.time_ns()
+        super().set()
+
+
+def write_truth(sim, venues: list[str], truth_dir: str, stopped_ns: int) -> None:
     """The simulator's ground truth beside the data, for `mdc verify` (replaces an older one)."""
     os.makedirs(truth_dir, exist_ok=True)
     for venue in venues:
@@ -139,7 +151,7 @@ def write_truth(sim, venues: list[str], truth_dir: str) -> None:
             os.remove(path)
         sim.truth(venue).dump(path)
     with open(os.path.join(truth_dir, "run.json"), "w") as f:
-        json.dump({"stopped_ns": time.time_ns(), "venues": venues}, f)
+        json.dump({"stopped_ns": stopped_ns, "venues": venues}, f)
 
 
 async def _local(runs, data_dir: str, stop: asyncio.Event, args, panel_type) -> None:
