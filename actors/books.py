@@ -45,8 +45,11 @@ class BookActor:
         if gaps:
             await self.producer.add(gaps)
             await self.producer.flush()
+        # Venues that send a snapshot on (re)subscribing do so on the new connection by themselves;
+        # the others (REST snapshots) are asked.
         for symbol in self.session_config.symbols:
-            await self._request(symbol, "book actor restarted")
+            if not self._sync(symbol).rules.snapshot_in_stream:
+                await self._request(symbol, "provider or book actor restarted")
 
     async def set_writer(self, writer: ActorHandle) -> None:
         await self.producer.set_writer(writer)
@@ -55,10 +58,9 @@ class BookActor:
         gaps: list[Event] = []
         for event in batch.events:
             if event.symbol == "" and isinstance(event, Gap):
+                # The provider already sent (and stored) a per-symbol book Gap in line.
                 for sync in self.syncs.values():
-                    gaps += sync.invalidate(
-                        event.reason, ts_event=event.ts_event, ts_recv=event.ts_recv
-                    )
+                    sync.invalidate(event.reason, emit=False)
                 continue
             gaps += self._sync(event.symbol).on_event(event)
             self.applied += 1

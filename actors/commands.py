@@ -69,6 +69,53 @@ def register_run(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_run)
 
 
+def register_status(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "status",
+        help="print the running collector's status panel once",
+        description=(
+            "Print the status panel of the `mdc run` that writes to DATA_DIR (it refreshes "
+            "DATA_DIR/status.json every second). Exits 1 if no collector has written it in the "
+            "last 10 seconds."
+        ),
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("MDC_DATA_DIR", "./data"),
+        help="the collector's data directory (default: $MDC_DATA_DIR or ./data)",
+    )
+    parser.set_defaults(func=_status)
+
+
+STALE_AFTER_NS = 10_000_000_000
+
+
+def _status(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from actors.panel import STATUS_FILE, render
+
+    path = os.path.join(args.data_dir, STATUS_FILE)
+    try:
+        with open(path) as f:
+            status = json.load(f)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no collector status in {args.data_dir} (is `mdc run` using this --data-dir?)"
+        ) from None
+    age_ns = time.time_ns() - status["written_ns"]
+    title = f"mdc status ({age_ns / 1e9:.1f}s ago)"
+    Console().print(render(status["rows"], args.data_dir, title))
+    if age_ns > STALE_AFTER_NS:
+        print(
+            f"mdc status: the collector has not updated {path} for {age_ns / 1e9:.0f}s: it "
+            "is not running",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.duration is not None and args.duration <= 0:
         raise ConfigError("--duration must be a positive number of seconds")

@@ -18,7 +18,7 @@ import aiohttp
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from mdc.errors import CollectorError, VenueRejected, is_retryable
+from mdc.errors import CollectorError, MalformedMessage, VenueRejected
 from mdc.events import Event
 from mdc.venues.base import HttpGet, Phase, Reconnect, SendText, Session
 
@@ -162,13 +162,11 @@ class VenueConnection:
     async def _receive(self, data: bytes) -> None:
         try:
             events = self.session.receive(data, time.time_ns())
-        except CollectorError as exc:
-            if not is_retryable(exc):
-                raise
+        except MalformedMessage as exc:
             self.stats.malformed += 1
             if self.on_malformed is not None:
                 self.on_malformed(exc, data)
-            return
+            events = self.session.malformed(exc.reason, time.time_ns())
         await self._deliver(events)
 
     async def carry_out(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -13,11 +14,14 @@ from rich.live import Live
 from rich.table import Table
 
 PLAIN_EVERY_S = 5.0
+STATUS_FILE = "status.json"
+TITLE = "mdc run — Ctrl-C stops it (drains and fsyncs first)"
 COLUMNS = (
     "actor",
     "state",
     "events/s",
     "messages",
+    "lag ms",
     "restarts",
     "reconnects",
     "unacked",
@@ -50,14 +54,19 @@ class StatusPanel:
         self._live = None
 
     async def refresh_until(self, stop: asyncio.Event) -> None:
-        every = 1.0 if self._live is not None else PLAIN_EVERY_S
+        """Redraw every second (a line every few seconds off a terminal), and keep
+        DATA_DIR/status.json current for `mdc status`."""
+        last_line = time.monotonic()
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every)
+                await asyncio.wait_for(stop.wait(), 1.0)
+            rows = self._with_rates()
+            write_status(self.data_dir, rows)
             if self._live is not None:
-                self._live.update(self.table())
-            else:
-                print(self.line(), flush=True)
+                self._live.update(render(rows, self.data_dir))
+            elif time.monotonic() - last_line >= PLAIN_EVERY_S:
+                last_line = time.monotonic()
+                print(line(rows, self.data_dir), flush=True)
 
     def _with_rates(self) -> dict[str, dict]:
         now = time.monotonic()
@@ -71,22 +80,35 @@ class StatusPanel:
         return rows
 
     def table(self) -> Table:
-        table = Table(title="mdc run — Ctrl-C stops it (drains and fsyncs first)")
-        for column in COLUMNS:
-            table.add_column(column, justify="left" if column in ("actor", "state") else "right")
-        for name, row in self._with_rates().items():
-            table.add_row(name, *(str(row.get(c, "")) for c in COLUMNS[1:]))
-        table.caption = f"data dir {self.data_dir}: {disk_bytes(self.data_dir) / 1e6:.1f} MB"
-        return table
+        return render(self._with_rates(), self.data_dir)
 
-    def line(self) -> str:
-        rows = self._with_rates()
-        parts = [
-            f"{name} {row.get('state', '')} {row.get('events/s')}/s"
-            for name, row in rows.items()
-            if "messages" in row
-        ]
-        return "  ".join(parts) + f"  disk {disk_bytes(self.data_dir) / 1e6:.1f} MB"
+
+def render(rows: dict[str, dict], data_dir: str, title: str = TITLE) -> Table:
+    table = Table(title=title)
+    for column in COLUMNS:
+        table.add_column(column, justify="left" if column in ("actor", "state") else "right")
+    for name, row in rows.items():
+        table.add_row(name, *(str(row.get(c, "")) for c in COLUMNS[1:]))
+    table.caption = f"data dir {data_dir}: {disk_bytes(data_dir) / 1e6:.1f} MB"
+    return table
+
+
+def line(rows: dict[str, dict], data_dir: str) -> str:
+    parts = [
+        f"{name} {row.get('state', '')} {row.get('events/s')}/s"
+        for name, row in rows.items()
+        if "messages" in row
+    ]
+    return "  ".join(parts) + f"  disk {disk_bytes(data_dir) / 1e6:.1f} MB"
+
+
+def write_status(data_dir: str, rows: dict[str, dict]) -> None:
+    """Atomically (write, rename), so a reader never sees half a file."""
+    os.makedirs(data_dir, exist_ok=True)
+    path = os.path.join(data_dir, STATUS_FILE)
+    with open(path + ".tmp", "w") as f:
+        json.dump({"written_ns": time.time_ns(), "rows": rows}, f, default=str)
+    os.replace(path + ".tmp", path)
 
 
 def disk_bytes(path: str) -> int:

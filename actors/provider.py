@@ -19,8 +19,8 @@ from actors.local import VenueRun
 from actors.producer import Producer
 from mdc.batching import BatchPolicy, EventBatch
 from mdc.events import BookDelta, BookSnapshot, Event, Gap
-from mdc.sync import NeedSnapshot
-from mdc.venues.base import Session
+from mdc.sync import RESUBSCRIBING, NeedSnapshot
+from mdc.venues.base import SendText, Session
 from mdc.venues.registry import get_venue
 
 BOOK_TYPES = (BookSnapshot, BookDelta, Gap)
@@ -48,6 +48,8 @@ class ProviderActor:
         self._book_calls: list[ray.ObjectRef] = []
         self._tasks: list[asyncio.Task] = []
         self.started_ns = time.time_ns()
+        self.lag_ns = 0
+        self.gaps = 0
 
     async def start(self) -> None:
         self._tasks = [
@@ -62,6 +64,8 @@ class ProviderActor:
             await self.producer.tick()
 
     async def _on_events(self, events: list[Event]) -> None:
+        self.lag_ns = time.time_ns() - events[-1].ts_event
+        self.gaps += sum(type(e) is Gap for e in events)
         await self.producer.add(events)
         if self.books is not None:
             book_events = [e for e in events if isinstance(e, BOOK_TYPES)]
@@ -78,8 +82,13 @@ class ProviderActor:
         self._book_calls.append(self.books.apply.remote(batch))
 
     async def request_snapshot(self, symbol: str, reason: str) -> None:
-        """From the BookActor: that symbol's book needs a fresh snapshot."""
-        for item in self.venue.snapshot_request(NeedSnapshot(symbol, reason), self.run.session):
+        """From the BookActor: that symbol's book needs a fresh snapshot. A resubscribe is
+        marked in line first, so every keeper of the book knows about the silent window."""
+        items = self.venue.snapshot_request(NeedSnapshot(symbol, reason), self.run.session)
+        if any(isinstance(item, SendText) for item in items):
+            now = time.time_ns()
+            await self._on_events([Gap(self.run.venue, symbol, now, now, "book", RESUBSCRIBING)])
+        for item in items:
             self.session.retry(item)
         await self.connection.carry_out()
 
@@ -95,11 +104,14 @@ class ProviderActor:
         return {
             "venue": self.run.venue,
             "pid": os.getpid(),
+            "node": ray.get_runtime_context().get_node_id(),
             "phase": self.session.phase.value,
             "messages": conn.messages,
             "connects": conn.connects,
             "reconnects": conn.reconnects,
             "malformed": conn.malformed,
+            "gaps": self.gaps,
+            "lag ms": round(self.lag_ns / 1e6, 1),
             "unacked": len(self.producer.ledger),
             "sent": self.producer.stats.batches_sent,
             "acked": self.producer.stats.batches_acked,

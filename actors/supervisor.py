@@ -170,7 +170,9 @@ class Supervisor:
 
     async def _start_writer(self) -> None:
         child = self.children["writer"]
-        child.handle = StorageWriterActor.remote(self.data_dir)
+        child.handle = StorageWriterActor.options(**_placement(WRITER_RESOURCE)).remote(
+            self.data_dir
+        )
         await _as_future(child.handle.ping.remote())
         child.state = "running"
 
@@ -184,7 +186,7 @@ class Supervisor:
         child = self.children[f"provider:{venue}"]
         resume = await _as_future(self._writer().last_trades.remote(venue))
         books = self.children[f"books:{venue}"]
-        child.handle = ProviderActor.remote(
+        child.handle = ProviderActor.options(**_placement(PROVIDER_RESOURCE)).remote(
             self.runs[venue], self._writer(), books.handle, self.batch, resume
         )
         await _as_future(child.handle.start.remote())
@@ -216,6 +218,21 @@ class Supervisor:
         except (RayActorError, TimeoutError) as exc:
             child.last_error = f"{method}: {type(exc).__name__}"
             return None
+
+
+WRITER_RESOURCE = "mdc_data"
+"""Custom resource of the node that has the data volume (cluster.yaml): the writer goes there."""
+PROVIDER_RESOURCE = "mdc_provider"
+"""Custom resource of the nodes that may run providers (a few units each, cluster.yaml); providers
+are spread over them, so one provider per node where there are enough nodes."""
+
+
+def _placement(resource: str) -> dict:
+    """Ask for the custom resource when the cluster offers it; a plain local Ray has none."""
+    options: dict = {"scheduling_strategy": "SPREAD"} if resource == PROVIDER_RESOURCE else {}
+    if ray.cluster_resources().get(resource, 0) > 0:
+        options["resources"] = {resource: 1}
+    return options
 
 
 def _as_future(ref: ray.ObjectRef) -> asyncio.Future:

@@ -18,6 +18,11 @@ from mdc.book import Book
 from mdc.errors import IllegalTransition
 from mdc.events import BookDelta, BookSnapshot, Event, Gap, Trade
 
+RESUBSCRIBING = "resubscribing for a fresh snapshot"
+"""Reason of the Gap a provider records, in line with the book events, when it unsubscribes and
+subscribes again: from there until the new snapshot the venue sends nothing for the symbol, so
+a book kept elsewhere (a BookActor, a replay) must not count itself in sync."""
+
 
 class SyncState(enum.Enum):
     AWAIT_SNAPSHOT = "await_snapshot"
@@ -104,6 +109,8 @@ class BookSync:
         if isinstance(event, BookSnapshot):
             return self._on_snapshot(event)
         if isinstance(event, Gap) and event.stream in ("book", "connection"):
+            if event.reason == RESUBSCRIBING:
+                self._snapshot_requested = True  # the snapshot is already on its way
             self.invalidate(
                 event.reason, emit=False, ts_event=event.ts_event, ts_recv=event.ts_recv
             )
@@ -112,11 +119,14 @@ class BookSync:
     def invalidate(
         self, reason: str, *, emit: bool = True, ts_event: int = 0, ts_recv: int = 0
     ) -> list[Event]:
-        """Mark the book untrustworthy (a disconnect, a lost message) and ask for a snapshot."""
+        """Mark the book untrustworthy (a disconnect, a lost message) and ask for a snapshot,
+        unless one is already on its way: a second resubscribe in flight would open a window in
+        which the venue sends nothing for the symbol while we hold the first snapshot's book."""
         self._go(SyncState.RESYNC)
         self.book.clear()
         self._buffer.clear()
-        self._request(reason)
+        if not self._snapshot_requested:
+            self._request(reason)
         if not emit:
             return []
         gap = Gap(

@@ -205,6 +205,7 @@ class Alpaca(Venue):
     default_channels = ("trades", "quotes", "bars")
     consecutive_trade_ids = False  # ids are per exchange and not consecutive even there
     needs_auth = True
+    has_books = False  # stocks v2 streams quotes, not order books
 
     def __init__(self) -> None:
         self._frame = msgspec.json.Decoder(list[_ITEM])

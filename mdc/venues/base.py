@@ -9,6 +9,7 @@ and an outbox of things for the I/O shell to do (send a frame, make an HTTP requ
 from __future__ import annotations
 
 import enum
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +96,9 @@ class SessionConfig:
     secret: str | None = None
     depth: int | None = None
     feed: str | None = None
+    reconcile_s: float | None = 30.0
+    """Venues without consecutive trade ids cannot show a lost trade: every this many seconds
+    the trades since the previous reconciliation are fetched again (dedup drops the overlap)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +118,7 @@ class Venue:
     default_channels: tuple[str, ...] = ()
     consecutive_trade_ids: bool = False
     needs_auth: bool = False
+    has_books: bool = True
 
     def decode(self, data: bytes, ts_recv: int) -> list[Event | Control]:
         raise NotImplementedError
@@ -155,6 +160,8 @@ class Venue:
         return MalformedMessage(self.name, reason, raw)
 
 
+RECENT_TRADES = 100_000
+"""Trades remembered per session to drop re-deliveries on venues without consecutive ids."""
 SUBSCRIBE_MARGIN_NS = 1_000_000_000
 """Backfill for a symbol with no trade yet starts this long before we subscribed (clock skew)."""
 
@@ -206,6 +213,10 @@ class Session:
         self.last_trade_ts: dict[str, int] = {}
         self._backfill_by_time = False
         self._outbox = _Outbox()
+        self._reconciles = not venue.consecutive_trade_ids and config.reconcile_s is not None
+        self._next_reconcile_ns = 0
+        self._reconcile_from: dict[str, int] = {}
+        self._recent_trades: OrderedDict[tuple, None] = OrderedDict()
         # Hot path: one dict lookup by event type instead of an isinstance chain per message.
         self._routes: dict[type, Callable[[Any], list[Event]]] = {Trade: self._on_trade}
         if track_books:
@@ -230,6 +241,8 @@ class Session:
         return [self._status("connected", now_ns)]
 
     def receive(self, data: bytes, now_ns: int) -> list[Event]:
+        if self._reconciles and now_ns >= self._next_reconcile_ns:
+            self._reconcile(now_ns)
         out: list[Event] = []
         routes = self._routes
         for item in self.venue.decode(data, now_ns):
@@ -271,12 +284,7 @@ class Session:
             self._status("disconnected", now_ns, reason),
             Gap(self.venue.name, "", now_ns, now_ns, "connection", f"disconnected: {reason}"),
         ]
-        for sync in self.books.values():
-            if sync.state.value != "await_snapshot" or sync.book.bids or sync.book.asks:
-                out.extend(
-                    sync.invalidate(f"disconnected: {reason}", ts_event=now_ns, ts_recv=now_ns)
-                )
-        return out
+        return out + self._invalidate_books(f"disconnected: {reason}", now_ns)
 
     def _start_streaming(self) -> None:
         self._go(Phase.STREAMING)
@@ -292,11 +300,19 @@ class Session:
         return [event, *gaps] if gaps else [event]
 
     def _on_trade(self, trade: Trade) -> list[Event]:
-        if not self.venue.consecutive_trade_ids:
-            if trade.ts_event > self.last_trade_ts.get(trade.symbol, 0):
-                self.last_trade_ts[trade.symbol] = trade.ts_event
-            return [trade]
-        return self.trade_sync(trade.symbol).on_trade(trade)
+        if self.venue.consecutive_trade_ids:
+            return self.trade_sync(trade.symbol).on_trade(trade)
+        # No ids to follow: drop what we already have (a backfill or reconciliation overlaps the
+        # live stream), bounded to the most recent trades.
+        key = (trade.symbol, trade.exchange, trade.trade_id, trade.ts_event)
+        if key in self._recent_trades:
+            return []
+        self._recent_trades[key] = None
+        if len(self._recent_trades) > RECENT_TRADES:
+            self._recent_trades.popitem(last=False)
+        if trade.ts_event > self.last_trade_ts.get(trade.symbol, 0):
+            self.last_trade_ts[trade.symbol] = trade.ts_event
+        return [trade]
 
     def resume(self, symbol: str, trade_id: int | None, ts_event: int) -> None:
         """Continue after the last durable trade (a restarted provider). Venues with consecutive
@@ -306,6 +322,25 @@ class Session:
         else:
             self.last_trade_ts[symbol] = ts_event
             self._backfill_by_time = True
+
+    def malformed(self, reason: str, now_ns: int) -> list[Event]:
+        """A message we could not read is a message lost: books may be wrong now, and on venues
+        without trade ids, so may the trades since the last one we have."""
+        out: list[Event] = [
+            Gap(self.venue.name, "", now_ns, now_ns, "connection", f"malformed message: {reason}")
+        ]
+        out += self._invalidate_books("malformed message", now_ns)
+        if not self.venue.consecutive_trade_ids:
+            out += self._backfill_since_last_trades(now_ns)
+        return out
+
+    def _reconcile(self, now_ns: int) -> None:
+        self._next_reconcile_ns = now_ns + int(self.config.reconcile_s * 1e9)
+        for symbol, since in self._reconcile_from.items():
+            request = self.venue.trades_request(FetchTrades(symbol, None, None, since), self.config)
+            if request is not None:
+                self._outbox.items.append(request)
+        self._reconcile_from = dict(self.last_trade_ts)
 
     def _note_subscribed(self, now_ns: int) -> None:
         """Without trade ids, a symbol that has not traded yet is backfilled from here on."""
@@ -396,9 +431,21 @@ class Session:
                 to_id=value - 1,
             )
         ]
-        for sync in self.books.values():
-            out.extend(sync.invalidate("connection sequence gap", ts_event=now_ns, ts_recv=now_ns))
-        return out
+        return out + self._invalidate_books("connection sequence gap", now_ns)
+
+    def _invalidate_books(self, reason: str, now_ns: int) -> list[Event]:
+        """A loss at the connection level: every book may be wrong. The per-symbol Gap goes out
+        in line with the book events, so the stored book stream is marked exactly where the loss
+        happened (also when the books are kept elsewhere, by a BookActor)."""
+        if self.track_books:
+            out: list[Event] = []
+            for sync in self.books.values():
+                out += sync.invalidate(reason, ts_event=now_ns, ts_recv=now_ns)
+            return out
+        if not self.venue.has_books:
+            return []
+        name = self.venue.name
+        return [Gap(name, s, now_ns, now_ns, "book", reason) for s in self.config.symbols]
 
     def _book(self, symbol: str) -> BookSync:
         sync = self.books.get(symbol)

@@ -4,9 +4,10 @@ the store checked against the simulator's ground truth with the same checker as 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ray.exceptions import RayActorError
@@ -30,6 +31,8 @@ FAST_POLICY = RestartPolicy(
     ping_timeout_s=2.0,
     ping_every_s=0.3,
 )
+RECONCILE_S = 1.0
+"""Much shorter than in production, so losses on id-less venues heal within a short test."""
 Scenario = Callable[[Supervisor, Simulator], Awaitable[None]]
 
 
@@ -63,6 +66,27 @@ def all_running(supervisor: Supervisor) -> Callable[[], Awaitable[bool]]:
     return check
 
 
+async def _provider_messages(supervisor: Supervisor) -> dict[str, int]:
+    counts = {}
+    for child in supervisor.children.values():
+        if child.kind == "provider" and child.state == "running":
+            with contextlib.suppress(RayActorError):
+                ping = await asyncio.wrap_future(child.handle.ping.remote().future())
+                counts[child.name] = ping["messages"] if ping["phase"] == "streaming" else -1
+    return counts
+
+
+async def every_provider_streaming(supervisor: Supervisor) -> Callable[[], Awaitable[bool]]:
+    """Each running provider connected and receiving again (a lost tail shows only then)."""
+    before = await _provider_messages(supervisor)
+
+    async def check() -> bool:
+        now = await _provider_messages(supervisor)
+        return all(now.get(name, -1) > max(count, 0) + 20 for name, count in before.items())
+
+    return check
+
+
 def storing_more_than(supervisor: Supervisor, count: int) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
         try:
@@ -92,7 +116,10 @@ async def collect(
         runs = [
             VenueRun(
                 v.name,
-                v.session_with_keys(sim_config.alpaca_key, sim_config.alpaca_secret),
+                replace(
+                    v.session_with_keys(sim_config.alpaca_key, sim_config.alpaca_secret),
+                    reconcile_s=RECONCILE_S,
+                ),
                 Endpoint(sim.urls[v.name].ws_base, sim.urls[v.name].http, silence_timeout_s=5.0),
             )
             for v in config.venues
@@ -105,6 +132,9 @@ async def collect(
             await wait_until(storing_more_than(supervisor, settle_events), 30, "first events")
             await scenario(supervisor, sim)
             await wait_until(all_running(supervisor), 30, "every actor running again")
+            await wait_until(
+                await every_provider_streaming(supervisor), 30, "every provider streaming again"
+            )
             after = await stored_events(supervisor)
             await wait_until(
                 storing_more_than(supervisor, after + settle_events),

@@ -353,7 +353,9 @@ def test_trades_request_pages_through_session() -> None:
     assert follow.params[:3] == request.params and follow.headers == request.headers
     assert dict(follow.params)["page_token"] == "QUFQTA=="
     last = REST_PAGE.replace(b'"QUFQTA=="', b"null")
-    assert session.http_response(follow, 200, last, 60)[0].ts_recv == 60
+    # The same trade again (an overlapping page): without ids to follow, the session's memory of
+    # recent trades drops the re-delivery.
+    assert session.http_response(follow, 200, last, 60) == []
     assert session.outbox() == []
     with pytest.raises(VenueRejected):
         session.http_response(request, 403, b'{"message":"forbidden"}', 70)

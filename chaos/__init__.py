@@ -1,0 +1,1 @@
+"""Chaos suite (Toxiproxy-compatible server, fault injectors, scenarios): the chaos issue."""

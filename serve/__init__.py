@@ -1,0 +1,1 @@
+"""Ray Serve apps (inference, features/book/bars API, admin API): the features/serving issue."""

@@ -1,0 +1,73 @@
+"""Run as a script (its own Ray cluster cannot share a process with the test session's Ray):
+head + 2 worker nodes on this machine; the node hosting the provider is removed mid-stream.
+Prints one JSON line with what happened and the verify report's verdict."""
+
+import asyncio
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import ray
+from ray.cluster_utils import Cluster
+
+from actors.runtime import RAY_ENV_DEFAULTS
+from actors.supervisor import PROVIDER_RESOURCE, WRITER_RESOURCE
+from tests.integration.collector import collect, wait_until
+
+FAST_HEALTH = {
+    "health_check_period_ms": 500,
+    "health_check_failure_threshold": 3,
+    "health_check_timeout_ms": 500,
+}
+
+
+def main() -> int:
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 1,
+            "resources": {WRITER_RESOURCE: 1},
+            "_system_config": FAST_HEALTH,
+            "include_dashboard": False,
+        },
+    )
+    workers = [cluster.add_node(num_cpus=1, resources={PROVIDER_RESOURCE: 4}) for _ in range(2)]
+    ray.init(address=cluster.address, log_to_driver=False)
+    seen: dict = {}
+
+    async def scenario(supervisor, sim) -> None:
+        provider = supervisor.children["provider:binance"]
+        before = await asyncio.wrap_future(provider.handle.ping.remote().future())
+        seen["node_before"] = before["node"]
+        victim = next(w for w in workers if w.node_id == before["node"])
+        cluster.remove_node(victim, allow_graceful=False)
+
+        async def moved() -> bool:
+            if provider.state != "running" or provider.tracker.total < 1:
+                return False
+            ping = await asyncio.wrap_future(provider.handle.ping.remote().future())
+            seen["node_after"] = ping["node"]
+            return ping["node"] != before["node"]
+
+        await wait_until(moved, 45, "the provider running on another node")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result = asyncio.run(collect(Path(tmp), ("binance",), scenario))
+    seen |= {
+        "ok": result.report.ok,
+        "report": result.report.lines(),
+        "restarts": result.status["provider:binance"]["restarts"],
+    }
+    print(json.dumps(seen))
+    ray.shutdown()
+    cluster.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    import os
+
+    for key, value in RAY_ENV_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    sys.exit(main())
