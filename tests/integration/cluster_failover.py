@@ -15,6 +15,8 @@ from actors.runtime import RAY_ENV_DEFAULTS
 from actors.supervisor import PROVIDER_RESOURCE, WRITER_RESOURCE
 from tests.integration.collector import collect, wait_until
 
+RESULT_PREFIX = "MDC-RESULT "
+"""Ray's own logs share stdout; the result is the line with this prefix."""
 FAST_HEALTH = {
     "health_check_period_ms": 500,
     "health_check_failure_threshold": 3,
@@ -59,7 +61,7 @@ def main() -> int:
         "report": result.report.lines(),
         "restarts": result.status["provider:binance"]["restarts"],
     }
-    print(json.dumps(seen))
+    print(RESULT_PREFIX + json.dumps(seen), flush=True)
     ray.shutdown()
     cluster.shutdown()
     return 0

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.cluster_failover import RESULT_PREFIX
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -22,7 +24,9 @@ def test_provider_moves_to_another_node_and_invariants_hold():
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+    assert lines, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(lines[-1].removeprefix(RESULT_PREFIX))
     assert result["node_after"] != result["node_before"]
     assert result["restarts"] >= 1
     assert result["ok"], "\n".join(result["report"])
