@@ -54,8 +54,9 @@ class Batcher:
     def due(self, now_ns: int) -> bool:
         if len(self.pending) >= self.policy.max_events:
             return True
-        age_ns = now_ns - (self.oldest_ns or now_ns)
-        return bool(self.pending) and age_ns >= self.policy.max_delay_ms * 1e6
+        if self.oldest_ns is None:
+            return False
+        return now_ns - self.oldest_ns >= self.policy.max_delay_ms * 1e6
 
     def take(self, now_ns: int) -> EventBatch | None:
         if not self.pending:
