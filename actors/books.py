@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
@@ -9,7 +10,7 @@ import ray
 from ray.actor import ActorHandle
 
 from actors.producer import Producer
-from mdc.batching import BatchPolicy, EventBatch
+from mdc.batching import BatchPolicy, EventBatch, InOrder
 from mdc.events import Event, Gap
 from mdc.sync import BookSync
 from mdc.venues.base import SessionConfig
@@ -32,19 +33,16 @@ class BookActor:
         self.provider: ActorHandle | None = None
         self.applied = 0
         self.gaps = 0
+        self._order = InOrder()
+        self._lock = asyncio.Lock()
 
     async def set_provider(self, provider: ActorHandle, resync: bool) -> None:
         """A new provider (or a new us): what we hold may have missed messages; start over."""
         self.provider = provider
         if not resync:
             return
-        gaps = []
-        now = time.time_ns()
-        for sync in self.syncs.values():
-            gaps += sync.invalidate("provider or book actor restarted", ts_event=now, ts_recv=now)
-        if gaps:
-            await self.producer.add(gaps)
-            await self.producer.flush()
+        async with self._lock:
+            await self._invalidate_all("provider or book actor restarted")
         # Venues that send a snapshot on (re)subscribing do so on the new connection by themselves;
         # the others (REST snapshots) are asked.
         for symbol in self.session_config.symbols:
@@ -55,6 +53,17 @@ class BookActor:
         await self.producer.set_writer(writer)
 
     async def apply(self, batch: EventBatch) -> int:
+        """Batches are applied strictly in the provider's order, one at a time."""
+        async with self._lock:
+            gaps = 0
+            for ready in self._order.push(batch):
+                gaps += await self._apply(ready)
+            if self._order.skipped:
+                self._order.skipped = False
+                gaps += await self._invalidate_all("book batches lost between actors")
+            return gaps
+
+    async def _apply(self, batch: EventBatch) -> int:
         gaps: list[Event] = []
         for event in batch.events:
             if event.symbol == "" and isinstance(event, Gap):
@@ -71,6 +80,16 @@ class BookActor:
         for sync in self.syncs.values():
             for need in sync.requests():
                 await self._request(need.symbol, need.reason)
+        return len(gaps)
+
+    async def _invalidate_all(self, reason: str) -> int:
+        gaps: list[Event] = []
+        now = time.time_ns()
+        for sync in self.syncs.values():
+            gaps += sync.invalidate(reason, ts_event=now, ts_recv=now)
+        if gaps:
+            await self.producer.add(gaps)
+            await self.producer.flush()
         return len(gaps)
 
     async def _request(self, symbol: str, reason: str) -> None:

@@ -50,6 +50,8 @@ class ProviderActor:
         self.started_ns = time.time_ns()
         self.lag_ns = 0
         self.gaps = 0
+        self._book_seq = 0
+        self._book_incarnation = self.started_ns
 
     async def start(self) -> None:
         self._tasks = [
@@ -78,7 +80,14 @@ class ProviderActor:
             _done, self._book_calls = await asyncio.to_thread(
                 ray.wait, self._book_calls, num_returns=1, timeout=5.0
             )
-        batch = EventBatch(f"provider:{self.run.venue}", 0, events, time.time_ns())
+        batch = EventBatch(
+            f"provider:{self.run.venue}",
+            self._book_seq,
+            events,
+            time.time_ns(),
+            incarnation=self._book_incarnation,
+        )
+        self._book_seq += 1
         self._book_calls.append(self.books.apply.remote(batch))
 
     async def request_snapshot(self, symbol: str, reason: str) -> None:
@@ -96,8 +105,11 @@ class ProviderActor:
         await self.producer.set_writer(writer)
 
     async def set_books(self, books: ActorHandle) -> None:
+        """A new BookActor: it numbers our batches from the start of a new incarnation."""
         self.books = books
         self._book_calls = []
+        self._book_seq = 0
+        self._book_incarnation = time.time_ns()
 
     async def ping(self) -> dict:
         conn = self.connection.stats

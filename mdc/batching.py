@@ -34,6 +34,8 @@ class EventBatch:
     created_ns: int
     trace: dict[str, str] = field(default_factory=dict)
     """W3C trace context of the span that produced the batch, so the consumer's span is a child."""
+    incarnation: int = 0
+    """Which life of the producer sent it (a restarted producer numbers its batches from 0)."""
 
 
 class Batcher:
@@ -89,3 +91,37 @@ class UnackedLedger:
 
     def __len__(self) -> int:
         return len(self.batches)
+
+
+class InOrder:
+    """Hands batches on in their producer's send order.
+
+    Ray runs an async actor's calls concurrently, so arrival order is not send order; a book
+    applied out of order fails its checks (or worse). Batches of an older producer incarnation
+    are stale and dropped. If more than `limit` batches wait for a missing one, the missing one
+    is taken as lost: `skipped` is set and delivery resumes at the oldest waiting batch.
+    """
+
+    def __init__(self, limit: int = 1000) -> None:
+        self.limit = limit
+        self.incarnation = -1
+        self.next_seq = 0
+        self.waiting: dict[int, EventBatch] = {}
+        self.skipped = False
+
+    def push(self, batch: EventBatch) -> list[EventBatch]:
+        if batch.incarnation < self.incarnation:
+            return []
+        if batch.incarnation > self.incarnation:
+            self.incarnation, self.next_seq, self.waiting = batch.incarnation, 0, {}
+        if batch.seq < self.next_seq:
+            return []
+        self.waiting[batch.seq] = batch
+        if len(self.waiting) > self.limit:
+            self.next_seq = min(self.waiting)
+            self.skipped = True
+        ready = []
+        while self.next_seq in self.waiting:
+            ready.append(self.waiting.pop(self.next_seq))
+            self.next_seq += 1
+        return ready

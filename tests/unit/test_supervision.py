@@ -67,3 +67,25 @@ def test_ledger_keeps_unacknowledged_batches_in_order_and_bounded():
     assert not ledger.full and ledger.to_resend() == [batches[1]]
     ledger.acked(0)  # a second ack of the same batch is harmless
     assert len(ledger) == 1
+
+
+def batch(seq: int, incarnation: int = 1):
+    from mdc.batching import EventBatch
+
+    return EventBatch("provider:binance", seq, [trade(seq)], 0, incarnation=incarnation)
+
+
+def test_in_order_reassembles_and_drops_stale_incarnations():
+    from mdc.batching import InOrder
+
+    order = InOrder(limit=3)
+    assert order.push(batch(1)) == []
+    assert [b.seq for b in order.push(batch(0))] == [0, 1]
+    assert order.push(batch(1)) == []  # a duplicate
+    assert [b.seq for b in order.push(batch(0, incarnation=2))] == [0]  # a restarted producer
+    assert order.push(batch(5, incarnation=1)) == []  # the dead incarnation's late batch
+    for seq in (2, 3, 4):
+        assert order.push(batch(seq, incarnation=2)) == []
+    assert not order.skipped
+    released = order.push(batch(5, incarnation=2))  # batch 1 is taken as lost past the limit
+    assert order.skipped and [b.seq for b in released] == [2, 3, 4, 5]
