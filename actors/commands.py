@@ -59,6 +59,18 @@ def register_run(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--venues", default=None, help="comma-separated subset of the configured venues"
     )
+    parser.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address of the Prometheus /metrics, /livez, /readyz server "
+        "(default 127.0.0.1; 0.0.0.0 in a pod)",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="its port (default 0: any free port, printed at start)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="simulator seed (default 1)")
     parser.add_argument(
         "--rate",
@@ -213,6 +225,7 @@ async def _local(runs, data_dir: str, stop: asyncio.Event, args, panel_type) -> 
 
 
 async def _on_ray(runs, data_dir: str, stop: asyncio.Event, args, panel_type) -> None:
+    from actors.metrics import Metrics, MetricsServer, readiness_from_status
     from actors.runtime import init_ray
     from actors.supervisor import Supervisor
 
@@ -220,8 +233,29 @@ async def _on_ray(runs, data_dir: str, stop: asyncio.Event, args, panel_type) ->
     await asyncio.to_thread(init_ray, args.address, args.num_cpus)
     supervisor = Supervisor(runs, os.path.abspath(data_dir))
     await supervisor.start()
-    panel = panel_type(supervisor.status, data_dir)
-    with panel.live():
-        await asyncio.gather(supervisor.watch(stop), panel.refresh_until(stop))
-    print("mdc run: draining: flushing and fsyncing every pending batch...", file=sys.stderr)
-    await supervisor.stop()
+    metrics = Metrics()
+    server = MetricsServer(
+        metrics,
+        lambda: readiness_from_status(supervisor.status()),
+        host=args.metrics_host,
+        port=args.metrics_port,
+    )
+    port = await server.start()
+    print(
+        f"mdc run: metrics on http://{args.metrics_host}:{port}/metrics (probes: /livez, /readyz)",
+        file=sys.stderr,
+    )
+
+    def rows() -> dict[str, dict]:
+        status = supervisor.status()
+        metrics.update_from_status(status)
+        return status
+
+    panel = panel_type(rows, data_dir)
+    try:
+        with panel.live():
+            await asyncio.gather(supervisor.watch(stop), panel.refresh_until(stop))
+        print("mdc run: draining: flushing and fsyncing every pending batch...", file=sys.stderr)
+        await supervisor.stop()
+    finally:
+        await server.stop()

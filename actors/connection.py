@@ -16,8 +16,10 @@ from dataclasses import dataclass
 
 import aiohttp
 import websockets
+from opentelemetry.trace import NoOpTracer, Tracer
 from websockets.asyncio.client import ClientConnection, connect
 
+from actors.telemetry import provider_receive
 from mdc.errors import CollectorError, MalformedMessage, VenueRejected
 from mdc.events import Event
 from mdc.venues.base import HttpGet, Phase, Reconnect, SendText, Session
@@ -75,6 +77,7 @@ class VenueConnection:
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
         on_malformed: Callable[[CollectorError, bytes], None] | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.session = session
         self.endpoint = endpoint
@@ -83,6 +86,7 @@ class VenueConnection:
         self.rng = rng or random.Random()
         self.stats = ConnectionStats()
         self.on_malformed = on_malformed
+        self.tracer = tracer or NoOpTracer()
         self._stopping = asyncio.Event()
         self._ws: ClientConnection | None = None
         self._http_client: aiohttp.ClientSession
@@ -160,14 +164,15 @@ class VenueConnection:
                 task.cancel()
 
     async def _receive(self, data: bytes) -> None:
-        try:
-            events = self.session.receive(data, time.time_ns())
-        except MalformedMessage as exc:
-            self.stats.malformed += 1
-            if self.on_malformed is not None:
-                self.on_malformed(exc, data)
-            events = self.session.malformed(exc.reason, time.time_ns())
-        await self._deliver(events)
+        with provider_receive(self.tracer, venue=self.session.venue.name, nbytes=len(data)):
+            try:
+                events = self.session.receive(data, time.time_ns())
+            except MalformedMessage as exc:
+                self.stats.malformed += 1
+                if self.on_malformed is not None:
+                    self.on_malformed(exc, data)
+                events = self.session.malformed(exc.reason, time.time_ns())
+            await self._deliver(events)
 
     async def carry_out(self) -> None:
         """Send frames, start REST requests, or close for a reconnect, as the session asks."""

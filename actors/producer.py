@@ -7,9 +7,11 @@ import logging
 import time
 from dataclasses import dataclass
 
+from opentelemetry.trace import NoOpTracer, Tracer
 from ray.actor import ActorHandle
 from ray.exceptions import RayActorError, RayTaskError
 
+from actors.telemetry import inject, pipeline_enqueue
 from mdc.batching import Batcher, BatchPolicy, EventBatch, UnackedLedger
 from mdc.events import Event
 
@@ -29,16 +31,22 @@ class Producer:
     """Batches events by count and age, keeps each batch until the writer acknowledges it (after
     fsync), waits when too many are in flight, and resends them all to a new writer."""
 
-    def __init__(self, name: str, writer: ActorHandle, policy: BatchPolicy) -> None:
+    def __init__(
+        self, name: str, writer: ActorHandle, policy: BatchPolicy, tracer: Tracer | None = None
+    ) -> None:
         self.batcher = Batcher(name, policy)
         self.ledger = UnackedLedger(policy.max_unacked)
         self.writer = writer
         self.stats = ProducerStats()
+        self.tracer = tracer or NoOpTracer()
+        self._batch_parent: dict[str, str] = {}
         self._changed = asyncio.Condition()
         self._tasks: set[asyncio.Task] = set()
 
     async def add(self, events: list[Event]) -> None:
         now = time.time_ns()
+        if not self.batcher.pending:
+            self._batch_parent = inject()  # the frame that opens a batch roots its trace
         self.batcher.add(events, now)
         if self.batcher.due(now):
             await self.flush()
@@ -52,10 +60,15 @@ class Producer:
         batch = self.batcher.take(time.time_ns())
         if batch is None:
             return
-        async with self._changed:
-            await self._changed.wait_for(lambda: not self.ledger.full)
-        self.ledger.sent(batch)
-        self._send(batch)
+        parent, self._batch_parent = self._batch_parent, {}
+        with pipeline_enqueue(
+            self.tracer, producer=batch.producer, events=batch.events, carrier=parent
+        ):
+            batch.trace.update(inject())  # the writer's spans become children of this one
+            async with self._changed:
+                await self._changed.wait_for(lambda: not self.ledger.full)
+            self.ledger.sent(batch)
+            self._send(batch)
 
     async def set_writer(self, writer: ActorHandle) -> None:
         """A new writer incarnation: everything unacknowledged goes to it again, in order."""

@@ -8,21 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import time
 
 import ray
 from ray.actor import ActorHandle
+from ray.exceptions import RayActorError, RayTaskError
 
 from actors.connection import VenueConnection
 from actors.local import VenueRun
 from actors.producer import Producer
+from actors.telemetry import collector_process, flush_tracing, setup_tracing
 from mdc.batching import BatchPolicy, EventBatch
+from mdc.errors import MalformedMessage
 from mdc.events import BookDelta, BookSnapshot, Event, Gap
 from mdc.sync import RESUBSCRIBING, NeedSnapshot
 from mdc.venues.base import SendText, Session
 from mdc.venues.registry import get_venue
 
+log = logging.getLogger(__name__)
 BOOK_TYPES = (BookSnapshot, BookDelta, Gap)
 MAX_BOOK_CALLS_IN_FLIGHT = 32
 
@@ -42,9 +47,17 @@ class ProviderActor:
         self.session = Session(self.venue, run.session, track_books=books is None)
         for symbol, (trade_id, ts_event) in resume.items():
             self.session.resume(symbol, trade_id, ts_event)
-        self.producer = Producer(f"provider:{run.venue}", writer, policy)
+        self.tracer = setup_tracing(f"provider:{run.venue}")
+        self.producer = Producer(f"provider:{run.venue}", writer, policy, self.tracer)
         self.books = books
-        self.connection = VenueConnection(self.session, run.endpoint, self._on_events)
+        self.connection = VenueConnection(
+            self.session,
+            run.endpoint,
+            self._on_events,
+            on_malformed=self._dead_letter,
+            tracer=self.tracer,
+        )
+        self._dead_letters: set[asyncio.Task] = set()
         self._book_calls: list[ray.ObjectRef] = []
         self._tasks: list[asyncio.Task] = []
         self.started_ns = time.time_ns()
@@ -66,13 +79,28 @@ class ProviderActor:
             await self.producer.tick()
 
     async def _on_events(self, events: list[Event]) -> None:
-        self.lag_ns = time.time_ns() - events[-1].ts_event
-        self.gaps += sum(type(e) is Gap for e in events)
-        await self.producer.add(events)
-        if self.books is not None:
-            book_events = [e for e in events if isinstance(e, BOOK_TYPES)]
-            if book_events:
-                await self._send_to_books(book_events)
+        with collector_process(self.tracer, venue=self.run.venue, events=events):
+            self.lag_ns = time.time_ns() - events[-1].ts_event
+            self.gaps += sum(type(e) is Gap for e in events)
+            await self.producer.add(events)
+            if self.books is not None:
+                book_events = [e for e in events if isinstance(e, BOOK_TYPES)]
+                if book_events:
+                    await self._send_to_books(book_events)
+
+    def _dead_letter(self, error: MalformedMessage, raw: bytes) -> None:
+        """The raw bytes and the parse error go to the writer's dead letter queue (durable);
+        ingestion goes on. Bounded: past the limit the oldest sends are awaited first."""
+        ref = self.producer.writer.dead_letter_raw.remote(self.run.venue, raw, error.reason)
+        task = asyncio.create_task(self._await_dead_letter(ref))
+        self._dead_letters.add(task)
+        task.add_done_callback(self._dead_letters.discard)
+
+    async def _await_dead_letter(self, ref: ray.ObjectRef) -> None:
+        try:
+            await ref
+        except (RayActorError, RayTaskError) as exc:
+            log.error("%s: could not dead-letter a malformed message: %s", self.run.venue, exc)
 
     async def _send_to_books(self, events: list[Event]) -> None:
         """Bounded: at most MAX_BOOK_CALLS_IN_FLIGHT unanswered calls to the BookActor."""
@@ -142,7 +170,11 @@ class ProviderActor:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        return await self.producer.drain(timeout_s)
+        drained = await self.producer.drain(timeout_s)
+        if self._dead_letters:
+            await asyncio.wait(self._dead_letters, timeout=timeout_s)
+        flush_tracing()
+        return drained
 
     async def _hang_for_testing(self, seconds: float) -> None:
         """Blocks the actor's event loop, as a deadlocked provider would."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from ray.exceptions import RayActorError
 from actors.books import BookActor
 from actors.local import VenueRun
 from actors.provider import ProviderActor
+from actors.telemetry import TRACES_FILE_ENV
 from actors.writer import StorageWriterActor
 from mdc.batching import BatchPolicy, EventBatch
 from mdc.events import Status
@@ -54,12 +56,14 @@ class Supervisor:
         policy: RestartPolicy | None = None,
         batch: BatchPolicy | None = None,
         rng: random.Random | None = None,
+        writer_faults: bool = False,
     ) -> None:
         self.runs = {run.venue: run for run in runs}
         self.data_dir = data_dir
         self.policy = policy or RestartPolicy()
         self.batch = batch or BatchPolicy()
         self.rng = rng or random.Random()
+        self.writer_faults = writer_faults
         self.children: dict[str, Child] = {}
         self._status_seq = 0
 
@@ -171,14 +175,16 @@ class Supervisor:
     async def _start_writer(self) -> None:
         child = self.children["writer"]
         child.handle = StorageWriterActor.options(**_placement(WRITER_RESOURCE)).remote(
-            self.data_dir
+            self.data_dir, self.writer_faults
         )
         await _as_future(child.handle.ping.remote())
         child.state = "running"
 
     async def _start_books(self, venue: str) -> None:
         child = self.children[f"books:{venue}"]
-        child.handle = BookActor.remote(venue, self.runs[venue].session, self._writer(), self.batch)
+        child.handle = BookActor.options(**_placement(None)).remote(
+            venue, self.runs[venue].session, self._writer(), self.batch
+        )
         await _as_future(child.handle.ping.remote())
         child.state = "running"
 
@@ -220,6 +226,7 @@ class Supervisor:
             return None
 
 
+TRACING_ENV_PREFIXES = ("OTEL_", TRACES_FILE_ENV)
 WRITER_RESOURCE = "mdc_data"
 """Custom resource of the node that has the data volume (cluster.yaml): the writer goes there."""
 PROVIDER_RESOURCE = "mdc_provider"
@@ -227,11 +234,15 @@ PROVIDER_RESOURCE = "mdc_provider"
 are spread over them, so one provider per node where there are enough nodes."""
 
 
-def _placement(resource: str) -> dict:
-    """Ask for the custom resource when the cluster offers it; a plain local Ray has none."""
+def _placement(resource: str | None) -> dict:
+    """Ask for the custom resource when the cluster offers it (a plain local Ray has none), and
+    hand the tracing settings to the actor's process (workers on other nodes lack our env)."""
     options: dict = {"scheduling_strategy": "SPREAD"} if resource == PROVIDER_RESOURCE else {}
-    if ray.cluster_resources().get(resource, 0) > 0:
+    if resource and ray.cluster_resources().get(resource, 0) > 0:
         options["resources"] = {resource: 1}
+    tracing = {k: v for k, v in os.environ.items() if k.startswith(TRACING_ENV_PREFIXES)}
+    if tracing:
+        options["runtime_env"] = {"env_vars": tracing}
     return options
 
 

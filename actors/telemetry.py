@@ -100,6 +100,8 @@ def setup_tracing(
     OTEL_TRACES_SAMPLER variables with parent-based ratio sampling."""
     env = os.environ if environ is None else environ
     names = exporter_names(env)
+    if exporter is None and env.get(TRACES_FILE_ENV):
+        exporter = _file_exporter(env[TRACES_FILE_ENV])
     if exporter is None and not names:
         return NoOpTracer()
     resource = Resource.create(
@@ -117,6 +119,16 @@ def setup_tracing(
         provider.add_span_processor(BatchSpanProcessor(_exporter_named(name)))
     _providers.append(provider)
     return provider.get_tracer("mdc")
+
+
+TRACES_FILE_ENV = "MDC_TRACES_FILE"
+"""Debugging and tests: every recorded span of every process, one JSON object a line, here."""
+
+
+def _file_exporter(path: str) -> SpanExporter:
+
+    out = open(path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process's tracer
+    return ConsoleSpanExporter(out=out, formatter=lambda s: s.to_json(indent=None) + "\n")
 
 
 def flush_tracing(timeout_ms: int = 5000) -> bool:
@@ -216,10 +228,12 @@ def collector_process(
 
 
 def pipeline_enqueue(
-    tracer: Tracer, *, producer: str, events: Sequence[Event]
+    tracer: Tracer, *, producer: str, events: Sequence[Event], carrier: Mapping[str, str]
 ) -> AbstractContextManager[Span]:
-    """A batch handed to the writer; inject() inside it fills `EventBatch.trace`."""
-    return span(tracer, PIPELINE_ENQUEUE, producer=producer, events=events)
+    """A batch handed to the writer, child of the span that started the batch (`carrier`: the
+    frame whose events opened it, even when a timer sends the batch); inject() inside it fills
+    `EventBatch.trace`."""
+    return span(tracer, PIPELINE_ENQUEUE, carrier=carrier, producer=producer, events=events)
 
 
 def storage_write(

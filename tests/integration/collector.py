@@ -105,6 +105,7 @@ async def collect(
     seed: int = 7,
     policy: RestartPolicy = FAST_POLICY,
     settle_events: int = 300,
+    writer_faults: bool = False,
 ) -> RunResult:
     """Collect until `settle_events` are stored, run `scenario`, let it recover, stop, verify."""
     config = load_config(None, data_dir=str(tmp), venues=",".join(venues))
@@ -124,7 +125,7 @@ async def collect(
             )
             for v in config.venues
         ]
-        supervisor = Supervisor(runs, str(tmp), policy=policy)
+        supervisor = Supervisor(runs, str(tmp), policy=policy, writer_faults=writer_faults)
         await supervisor.start()
         stop = asyncio.Event()
         watcher = asyncio.create_task(supervisor.watch(stop))

@@ -51,7 +51,9 @@ def test_one_batch_makes_a_chain_with_attributes() -> None:
     with (
         telemetry.provider_receive(tracer, venue="binance", nbytes=321),
         telemetry.collector_process(tracer, venue="binance", events=EVENTS),
-        telemetry.pipeline_enqueue(tracer, producer="provider:binance", events=EVENTS),
+        telemetry.pipeline_enqueue(
+            tracer, producer="provider:binance", events=EVENTS, carrier=telemetry.inject()
+        ),
     ):
         carrier = telemetry.inject()
     with (
@@ -169,7 +171,9 @@ def test_one_trace_across_two_processes() -> None:
     tracer = telemetry.setup_tracing("provider", sample_ratio=1.0, exporter=exporter, environ={})
     with (
         telemetry.provider_receive(tracer, venue="binance", nbytes=64),
-        telemetry.pipeline_enqueue(tracer, producer="provider:binance", events=EVENTS),
+        telemetry.pipeline_enqueue(
+            tracer, producer="provider:binance", events=EVENTS, carrier=telemetry.inject()
+        ),
     ):
         carrier = telemetry.inject()
     writer = subprocess.run(

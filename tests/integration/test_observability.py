@@ -1,0 +1,178 @@
+"""Traces across actors, storage failures and malformed messages into the dead letter queue,
+and the metrics endpoint of `mdc run`: a real Ray runtime and the simulator on loopback."""
+
+import asyncio
+import errno
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from actors.supervisor import Supervisor
+from actors.telemetry import TRACES_FILE_ENV
+from mdc.dlq import DeadLetterQueue
+from mdc.errors import MalformedMessage
+from mdc.simulator.server import Simulator
+from mdc.venues.registry import get_venue
+from tests.integration.collector import collect, wait_until
+
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_runtime")]
+CHAIN = ["provider.receive", "collector.process", "pipeline.enqueue", "storage.write", "wal.append"]
+
+
+async def writer_ping(supervisor: Supervisor) -> dict:
+    ref = supervisor.children["writer"].handle.ping.remote()
+    return await asyncio.wrap_future(ref.future())
+
+
+def test_one_trace_follows_a_batch_from_the_socket_to_the_fsync(tmp_path, monkeypatch):
+    spans_file = tmp_path / "spans.jsonl"
+    monkeypatch.setenv(TRACES_FILE_ENV, str(spans_file))
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
+
+    async def scenario(supervisor: Supervisor, sim: Simulator) -> None:
+        await wait_until(_exists(spans_file), 20, "spans written")
+
+    asyncio.run(collect(tmp_path, ("binance",), scenario, settle_events=100))
+    spans = [json.loads(line) for line in spans_file.read_text().splitlines()]
+    by_id = {s["context"]["span_id"]: s for s in spans}
+    chains = []
+    for span in spans:
+        if span["name"] != "wal.append":
+            continue
+        chain, node = [], span
+        while node is not None:
+            chain.append(node)
+            node = by_id.get(node.get("parent_id"))
+        chains.append(chain[::-1])
+    complete = [c for c in chains if [s["name"] for s in c] == CHAIN]
+    assert complete, f"no complete chain among {len(chains)} wal.append spans"
+    chain = complete[0]
+    assert len({s["context"]["trace_id"] for s in chain}) == 1
+    processes = {s["resource"]["attributes"]["mdc.component"] for s in chain}
+    assert processes == {"provider:binance", "writer"}  # two actors, two processes
+    assert chain[2]["attributes"]["mdc.batch_size"] >= 1
+
+
+def test_storage_failure_under_live_ingest_goes_to_the_dlq_and_comes_back_once(tmp_path):
+    async def scenario(supervisor: Supervisor, sim: Simulator) -> None:
+        writer = supervisor.children["writer"].handle
+        await asyncio.wrap_future(
+            writer._fail_storage_for_testing.remote("write", errno.EIO).future()
+        )
+        await wait_until(_dead_lettered(supervisor, 200), 30, "batches in the dead letter queue")
+        await asyncio.wrap_future(writer._heal_storage_for_testing.remote().future())
+        await wait_until(_dlq_drained(supervisor), 60, "dead letters retried into the store")
+
+    result = asyncio.run(collect(tmp_path, ("binance", "kraken"), scenario, writer_faults=True))
+    assert result.report.ok, "\n".join(result.report.lines())
+    writer = result.status["writer"]
+    assert writer["failures"]["storage_failure"] >= 1
+    assert writer["dlq_by_cause"]["storage_failure"] >= 1
+    assert result.report.trades_found == result.report.trades_expected > 100
+
+
+def test_malformed_messages_land_in_the_dlq_with_their_bytes_and_ingest_goes_on(tmp_path):
+    async def scenario(supervisor: Supervisor, sim: Simulator) -> None:
+        sim.set_faults("kraken", corrupt=0.05)
+        await wait_until(_parse_failures(supervisor, 3), 30, "parse failures dead-lettered")
+        sim.set_faults("kraken", corrupt=0.0)
+
+    result = asyncio.run(collect(tmp_path, ("kraken",), scenario))
+    assert result.report.ok, "\n".join(result.report.lines())
+    with DeadLetterQueue.open(str(tmp_path)) as dlq:
+        entries = [e for e in dlq.list() if e.cause == "parse_failure"]
+    assert len(entries) >= 3
+    for entry in entries:
+        assert entry.venue == "kraken" and entry.error
+        with pytest.raises(MalformedMessage):
+            get_venue("kraken").parse(entry.raw, 0)  # the bytes exactly as received
+
+
+def test_mdc_run_serves_metrics_and_probes_and_stops_cleanly(tmp_path):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mdc.cli",
+            "run",
+            "--data-dir",
+            str(tmp_path),
+            "--venues",
+            "binance,alpaca",
+            "--metrics-port",
+            str(port),
+            "--duration",
+            "60",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        body = ""
+        while time.monotonic() < deadline and "mdc_restarts_total" not in body:
+            body = _get(port, "/metrics") if _get(port, "/readyz") == "ready" else ""
+            time.sleep(0.5)  # polling a subprocess's HTTP server, bounded by the deadline
+        assert "mdc_restarts_total" in body and "mdc_actor_up" in body
+        assert _get(port, "/livez") == "ok"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out[-3000:]
+    assert "stopped cleanly" in out
+    status = json.loads((Path(tmp_path) / "status.json").read_text())
+    assert "provider:binance" in status["rows"]
+
+
+def _get(port: int, path: str) -> str:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+            text = response.read().decode()
+    except OSError:
+        return ""
+    return "ready" if path == "/readyz" else ("ok" if path == "/livez" else text)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _exists(path: Path):
+    async def check() -> bool:
+        return path.exists() and path.stat().st_size > 0
+
+    return check
+
+
+def _dead_lettered(supervisor: Supervisor, events: int):
+    async def check() -> bool:
+        return (await writer_ping(supervisor))["dead_lettered"] >= events
+
+    return check
+
+
+def _dlq_drained(supervisor: Supervisor):
+    async def check() -> bool:
+        ping = await writer_ping(supervisor)
+        return ping["dlq_by_state"].get("pending", 0) == 0
+
+    return check
+
+
+def _parse_failures(supervisor: Supervisor, count: int):
+    async def check() -> bool:
+        return (await writer_ping(supervisor))["failures"].get("parse_failure", 0) >= count
+
+    return check
