@@ -131,6 +131,12 @@ def _status(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.duration is not None and args.duration <= 0:
         raise ConfigError("--duration must be a positive number of seconds")
+    if not args.local:
+        # On the main thread: Ray ties its daemons' lives to the thread that starts them.
+        from actors.runtime import init_ray
+
+        print("mdc run: starting Ray (a few seconds)...", file=sys.stderr)
+        init_ray(args.address, args.num_cpus)
     return asyncio.run(_collect(args))
 
 
@@ -226,11 +232,8 @@ async def _local(runs, data_dir: str, stop: asyncio.Event, args, panel_type) -> 
 
 async def _on_ray(runs, data_dir: str, stop: asyncio.Event, args, panel_type) -> None:
     from actors.metrics import Metrics, MetricsServer, readiness_from_status
-    from actors.runtime import init_ray
     from actors.supervisor import Supervisor
 
-    print("mdc run: starting Ray (a few seconds)...", file=sys.stderr)
-    await asyncio.to_thread(init_ray, args.address, args.num_cpus)
     supervisor = Supervisor(runs, os.path.abspath(data_dir))
     await supervisor.start()
     metrics = Metrics()

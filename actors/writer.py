@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections import Counter
@@ -12,9 +13,12 @@ from actors.telemetry import flush_tracing, setup_tracing, storage_write, wal_ap
 from mdc.batching import EventBatch
 from mdc.dlq import DeadLetterQueue, DLQError
 from mdc.events import Trade
-from mdc.store import FaultyFS, RealFS, StorageError, Store
+from mdc.store import FaultyFS, RealFS, StorageError, Store, Ticket
 
+RESUME_TAIL_RECORDS = 5_000
 RETRY_EVERY_NS = 1_000_000_000
+GROUP_COMMIT_S = 0.002
+"""How long a commit waits for more appends to share its fsync."""
 """How often appends also retry the dead letters that are due (their own backoff applies)."""
 
 
@@ -40,41 +44,81 @@ class StorageWriterActor:
             "events": 0,
             "stored": 0,
             "duplicates": 0,
+            "commits": 0,
             "dead_lettered": 0,
             "started_ns": time.time_ns(),
         }
         self.failures: Counter[str] = Counter()
+        self._waiting: list[tuple[EventBatch, Ticket, asyncio.Future]] = []
+        self._committer: asyncio.Task | None = None
         self._next_retry_ns = 0
+        self._dlq_counts = self._count_dead_letters()
 
     @ray.method(concurrency_group="io")
-    def append(self, batch: EventBatch) -> tuple[str, int, int, int]:
-        self._retry_dead_letters()
+    async def append(self, batch: EventBatch) -> tuple[str, int, int, int]:
+        """Durable on return. Group commit: appends arriving within GROUP_COMMIT_S of each other
+        share one fsync (per touched file)."""
+        if not self._waiting:  # a retry commits too: never while others' events are pending
+            self._retry_dead_letters()
         with (
             storage_write(
                 self.tracer, carrier=batch.trace, producer=batch.producer, events=batch.events
             ),
             wal_append(self.tracer, events=batch.events),
         ):
+            future = asyncio.get_running_loop().create_future()
             try:
-                result = self.store.append(batch.events)
-            except StorageError as exc:
-                self._dead_letter_batch(batch, exc)
-                return batch.producer, batch.seq, 0, 0
-        self.stats["batches"] += 1
-        self.stats["events"] += len(batch.events)
-        self.stats["stored"] += result.stored
-        self.stats["duplicates"] += result.duplicates
-        return batch.producer, batch.seq, result.stored, result.duplicates
+                ticket = self.store.submit(batch.events, time.time_ns())
+            except StorageError as exc:  # a commit of a full buffer failed: all pending did
+                self._waiting.append((batch, Ticket(0, 0, 0), future))
+                self._fail(exc)
+            else:
+                self._waiting.append((batch, ticket, future))
+                if self._committer is None or self._committer.done():
+                    self._committer = asyncio.create_task(self._commit_soon())
+            return await future
+
+    async def _commit_soon(self) -> None:
+        await asyncio.sleep(GROUP_COMMIT_S)  # let the appends queued behind us join this fsync
+        if not self._waiting:
+            return
+        try:
+            self.store.commit()
+        except StorageError as exc:
+            self._fail(exc)
+            return
+        waiting, self._waiting = self._waiting, []
+        self.stats["commits"] += 1
+        for batch, ticket, future in waiting:
+            self.stats["batches"] += 1
+            self.stats["events"] += len(batch.events)
+            self.stats["stored"] += ticket.stored
+            self.stats["duplicates"] += ticket.duplicates
+            future.set_result((batch.producer, batch.seq, ticket.stored, ticket.duplicates))
+
+    def _fail(self, error: StorageError) -> None:
+        """The store rolled back everything pending: each waiting batch goes to the dead letter
+        queue (and is acknowledged from there) or, if even that fails, back to its producer."""
+        waiting, self._waiting = self._waiting, []
+        self.failures["storage_failure"] += 1
+        for batch, _ticket, future in waiting:
+            try:
+                self._dead_letter_batch(batch, error)
+            except StorageError as refused:
+                future.set_exception(refused)
+            else:
+                future.set_result((batch.producer, batch.seq, 0, 0))
 
     def _dead_letter_batch(self, batch: EventBatch, error: StorageError) -> None:
         """Durable in the DLQ, or the original error goes back to the producer, which keeps it."""
-        self.failures["storage_failure"] += 1
         venue = batch.events[0].venue if batch.events else ""
         try:
             self.dlq.add_events("storage_failure", venue, batch.events, str(error), time.time_ns())
         except (StorageError, DLQError) as dlq_error:
             self.failures["dlq_failure"] += 1
             raise error from dlq_error
+        finally:
+            self._dlq_counts = self._count_dead_letters()
         self.stats["dead_lettered"] += len(batch.events)
 
     def _retry_dead_letters(self) -> None:
@@ -86,51 +130,61 @@ class StorageWriterActor:
             self.dlq.retry_due(self.store.append, now)
         except (StorageError, DLQError):
             self.failures["dlq_retry_failure"] += 1
+        self._dlq_counts = self._count_dead_letters()
+
+    def _count_dead_letters(self) -> dict:
+        """Kept for ping(), which runs on another thread than the DLQ's users."""
+        counts = self.dlq.counts()
+        return {
+            "dlq_entries": counts.entries,
+            "dlq_by_cause": dict(counts.by_cause),
+            "dlq_by_state": dict(counts.by_state),
+        }
 
     @ray.method(concurrency_group="io")
-    def dead_letter_raw(self, venue: str, raw: bytes, error: str) -> int:
+    async def dead_letter_raw(self, venue: str, raw: bytes, error: str) -> int:
         """A venue message that could not be parsed, kept with its raw bytes for inspection."""
         self.failures["parse_failure"] += 1
-        return self.dlq.add_raw("parse_failure", venue, raw, error, time.time_ns())
+        entry = self.dlq.add_raw("parse_failure", venue, raw, error, time.time_ns())
+        self._dlq_counts = self._count_dead_letters()
+        return entry
 
     @ray.method(concurrency_group="io")
-    def last_trades(self, venue: str) -> dict[str, tuple[int, int]]:
+    async def last_trades(self, venue: str) -> dict[str, tuple[int, int]]:
         """The newest durable trade id and venue time per symbol, to resume continuity after a
-        provider restart."""
+        provider restart. Only each stream's tail is read: live trades arrive in id order, so
+        the newest is there unless a large backfill was appended after it, in which case the
+        resumed provider just backfills some trades again (dedup drops them)."""
         last: dict[str, tuple[int, int]] = {}
-        for event in self.store.iter_events(venue=venue, types=["trade"]):
-            if isinstance(event, Trade) and not event.aggregate:
-                known = last.get(event.symbol)
-                if known is None or (event.trade_id or 0, event.ts_event) > known:
-                    last[event.symbol] = (event.trade_id or 0, event.ts_event)
+        for stream in self.store.streams(venue=venue, families=["trades"]):
+            for event in self.store.tail(stream, RESUME_TAIL_RECORDS):
+                if isinstance(event, Trade) and not event.aggregate:
+                    known = last.get(event.symbol)
+                    if known is None or (event.trade_id or 0, event.ts_event) > known:
+                        last[event.symbol] = (event.trade_id or 0, event.ts_event)
         return last
 
     @ray.method(concurrency_group="health")
-    def ping(self) -> dict:
-        counts = self.dlq.counts()
-        return {
-            **self.stats,
-            "failures": dict(self.failures),
-            "dlq_entries": counts.entries,
-            "dlq_by_cause": counts.by_cause,
-            "dlq_by_state": counts.by_state,
-        }
+    async def ping(self) -> dict:
+        return {**self.stats, "failures": dict(self.failures), **self._dlq_counts}
 
     @ray.method(concurrency_group="health")
-    def pid(self) -> int:
+    async def pid(self) -> int:
         return os.getpid()
 
     @ray.method(concurrency_group="io")
-    def _fail_storage_for_testing(self, op: str, err: int) -> None:
+    async def _fail_storage_for_testing(self, op: str, err: int) -> None:
         """Make the store's `op` (write, fsync...) fail with errno `err` until healed."""
         self.fs.fail(op, err)
 
     @ray.method(concurrency_group="io")
-    def _heal_storage_for_testing(self) -> None:
+    async def _heal_storage_for_testing(self) -> None:
         self.fs.heal()
 
     @ray.method(concurrency_group="io")
-    def close(self) -> None:
+    async def close(self) -> None:
+        if self._committer is not None:
+            await self._committer
         self.store.close()
         self.dlq.close()
         flush_tracing()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from mdc.events import Event, type_name
+from mdc.events import Event, from_msgpack, type_name
 from mdc.store.bars import BarsProjection
 from mdc.store.checkpoints import (
     BookAt,
@@ -241,6 +241,12 @@ class Store:
         return book_at(
             self.wal, self.checkpoints, stream, at_ns, depth=depth, use_checkpoints=use_checkpoints
         )
+
+    def tail(self, stream: Stream, records: int) -> Iterator[Event]:
+        """The last `records` durable events of one stream, in stored order (cheap: no scan)."""
+        end = self.wal.positions().get(stream, 0)
+        for _seq, payload in self.wal.read(stream, max(0, end - records)):
+            yield from_msgpack(payload)
 
     def close(self) -> None:
         self.wal.close()
