@@ -20,7 +20,7 @@ from actors.connection import VenueConnection
 from actors.local import VenueRun
 from actors.producer import Producer
 from actors.telemetry import collector_process, flush_tracing, setup_tracing
-from mdc.batching import BatchPolicy, EventBatch
+from mdc.batching import Batcher, BatchPolicy
 from mdc.errors import MalformedMessage
 from mdc.events import BookDelta, BookSnapshot, Event, Gap
 from mdc.sync import RESUBSCRIBING, NeedSnapshot
@@ -63,8 +63,7 @@ class ProviderActor:
         self.started_ns = time.time_ns()
         self.lag_ns = 0
         self.gaps = 0
-        self._book_seq = 0
-        self._book_incarnation = self.started_ns
+        self._book_batcher = Batcher(f"provider:{run.venue}", policy, self.started_ns)
 
     async def start(self) -> None:
         self._tasks = [
@@ -77,6 +76,8 @@ class ProviderActor:
         while True:
             await asyncio.sleep(delay)
             await self.producer.tick()
+            if self._book_batcher.due(time.time_ns()):
+                await self._flush_books()
 
     async def _on_events(self, events: list[Event]) -> None:
         with collector_process(self.tracer, venue=self.run.venue, events=events):
@@ -86,7 +87,10 @@ class ProviderActor:
             if self.books is not None:
                 book_events = [e for e in events if isinstance(e, BOOK_TYPES)]
                 if book_events:
-                    await self._send_to_books(book_events)
+                    now = time.time_ns()
+                    self._book_batcher.add(book_events, now)
+                    if self._book_batcher.due(now):
+                        await self._flush_books()
 
     def _dead_letter(self, error: MalformedMessage, raw: bytes) -> None:
         """The raw bytes and the parse error go to the writer's dead letter queue (durable);
@@ -102,20 +106,16 @@ class ProviderActor:
         except (RayActorError, RayTaskError) as exc:
             log.error("%s: could not dead-letter a malformed message: %s", self.run.venue, exc)
 
-    async def _send_to_books(self, events: list[Event]) -> None:
-        """Bounded: at most MAX_BOOK_CALLS_IN_FLIGHT unanswered calls to the BookActor."""
+    async def _flush_books(self) -> None:
+        """Book events go to the BookActor in batches too (one Ray call per frame cost more than
+        the frames); at most MAX_BOOK_CALLS_IN_FLIGHT calls unanswered."""
+        batch = self._book_batcher.take(time.time_ns())
+        if batch is None or self.books is None:
+            return
         if len(self._book_calls) >= MAX_BOOK_CALLS_IN_FLIGHT:
             _done, self._book_calls = await asyncio.to_thread(
                 ray.wait, self._book_calls, num_returns=1, timeout=5.0
             )
-        batch = EventBatch(
-            f"provider:{self.run.venue}",
-            self._book_seq,
-            events,
-            time.time_ns(),
-            incarnation=self._book_incarnation,
-        )
-        self._book_seq += 1
         self._book_calls.append(self.books.apply.remote(batch))
 
     async def request_snapshot(self, symbol: str, reason: str) -> None:
@@ -136,8 +136,9 @@ class ProviderActor:
         """A new BookActor: it numbers our batches from the start of a new incarnation."""
         self.books = books
         self._book_calls = []
-        self._book_seq = 0
-        self._book_incarnation = time.time_ns()
+        self._book_batcher = Batcher(
+            f"provider:{self.run.venue}", self._book_batcher.policy, time.time_ns()
+        )
 
     async def ping(self) -> dict:
         conn = self.connection.stats

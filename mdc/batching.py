@@ -17,7 +17,7 @@ from mdc.events import Event
 @dataclass(frozen=True)
 class BatchPolicy:
     max_events: int = 500
-    max_delay_ms: float = 5.0
+    max_delay_ms: float = 20.0
     max_unacked: int = 64
     """Batches in flight; a producer at the limit waits for acknowledgements (back-pressure)."""
 
@@ -41,9 +41,10 @@ class EventBatch:
 class Batcher:
     """Accumulates events; says when a batch is due (by count or age); numbers batches."""
 
-    def __init__(self, producer: str, policy: BatchPolicy) -> None:
+    def __init__(self, producer: str, policy: BatchPolicy, incarnation: int = 0) -> None:
         self.producer = producer
         self.policy = policy
+        self.incarnation = incarnation
         self.pending: list[Event] = []
         self.oldest_ns: int | None = None
         self.next_seq = 0
@@ -63,7 +64,9 @@ class Batcher:
     def take(self, now_ns: int) -> EventBatch | None:
         if not self.pending:
             return None
-        batch = EventBatch(self.producer, self.next_seq, self.pending, now_ns)
+        batch = EventBatch(
+            self.producer, self.next_seq, self.pending, now_ns, incarnation=self.incarnation
+        )
         self.next_seq += 1
         self.pending, self.oldest_ns = [], None
         return batch
