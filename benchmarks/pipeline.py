@@ -37,6 +37,7 @@ from actors.connection import Endpoint
 from actors.local import LocalPipeline, VenueRun
 from actors.runtime import init_ray
 from actors.supervisor import WRITER_RESOURCE, Child, Supervisor, _as_future, _placement
+from actors.telemetry import TRACES_FILE_ENV
 from actors.writer import StorageWriterActor
 from mdc.batching import EventBatch
 from mdc.config import load_config
@@ -293,6 +294,20 @@ async def ray_round(runs: list[VenueRun], data_dir: str, pids: dict[str, int], a
     return result
 
 
+async def traced_round(runs: list[VenueRun], data_dir: str, pids: dict[str, int], args) -> Round:
+    """The Ray round with tracing on at the default sampling, spans written to a file."""
+    os.environ[TRACES_FILE_ENV] = str(Path(data_dir) / "spans.jsonl")
+    try:
+        result = await ray_round(runs, data_dir, pids, args)
+    finally:
+        del os.environ[TRACES_FILE_ENV]
+    result.mode = "traced"
+    return result
+
+
+RUNNERS = {"local": local_round, "ray": ray_round, "traced": traced_round}
+
+
 def round_line(index: int, result: Round) -> str:
     cores = ", ".join(f"{role} {used:.2f}" for role, used in result.cores.items())
     return (
@@ -306,13 +321,14 @@ def round_line(index: int, result: Round) -> str:
 async def throughput(load: Load, args, base: Path) -> list[Round]:
     """Alternate local and Ray rounds (each on a fresh simulator and store)."""
     rounds = []
+    modes = ("local", "ray", "traced") if args.tracing else ("local", "ray")
     for index in range(args.pairs):
-        order = ("local", "ray") if index % 2 == 0 else ("ray", "local")
+        order = modes if index % 2 == 0 else modes[::-1]
         for mode in order:
             sim = load.simulator(seed=index + 1)
             with simulator_process(sim) as (urls, sim_pid):
                 runs = venue_runs(load, urls, sim)
-                runner = local_round if mode == "local" else ray_round
+                runner = RUNNERS[mode]
                 pids = {"simulator": sim_pid, "driver": os.getpid()}
                 result = await runner(runs, str(base / f"{mode}{index}"), pids, args)
             print(round_line(index, result), flush=True)
@@ -476,6 +492,23 @@ def throughput_rows(rounds: list[Round]) -> list[str]:
     return rows
 
 
+def tracing_rows(rounds: list[Round]) -> list[str]:
+    """Throughput with tracing on (default sampling) against the same actors without it."""
+    plain = [r.events_per_s for r in rounds if r.mode == "ray"]
+    traced = [r.events_per_s for r in rounds if r.mode == "traced"]
+    if not traced:
+        return []
+    ratios = [t / p for p, t in zip(plain, traced, strict=True)]
+    cost = 1 - statistics.median(ratios)
+    return [
+        "",
+        f"Tracing at the default sampling (1% of batches, spans to a file): "
+        f"{statistics.median(traced):,.0f} stored ev/s against {statistics.median(plain):,.0f} "
+        f"without; cost **{cost:.1%}** (goal < 5%; per pair: "
+        f"{', '.join(f'{1 - x:.1%}' for x in ratios)}).",
+    ]
+
+
 def recovery_rows(results: list[Recovery]) -> list[str]:
     rows = ["| after SIGKILL of a ProviderActor (s) | p50 | p99 | max |", "|---|---:|---:|---:|"]
     for label, attr in (
@@ -545,6 +578,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before each window")
     parser.add_argument("--window", type=float, default=8.0, help="seconds measured per round")
     parser.add_argument("--kills", type=int, default=20, help="provider SIGKILLs to time")
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="also run Ray rounds with tracing on (default sampling) and print its throughput cost",
+    )
     parser.add_argument("--kill-rate", type=float, default=100.0, help="rate during the kills")
     parser.add_argument(
         "--worker-niceness",
@@ -584,6 +622,7 @@ async def run(args: argparse.Namespace, base: Path) -> list[str]:
         "(driver and simulator at 0).",
         "",
         *throughput_rows(rounds),
+        *tracing_rows(rounds),
         "",
         f"Recovery: {len(kills.recoveries)} kills at {kill_load.describe()}; supervisor ping every "
         f"{KILL_POLICY.ping_every_s}s, restart backoff {KILL_POLICY.backoff_initial_s}s; "
