@@ -100,24 +100,32 @@ class VenueConnection:
 
     async def run(self) -> None:
         """Connect, stream, reconnect; returns on stop() or raises VenueRejected when permanent."""
-        attempt = 0
         async with aiohttp.ClientSession(self.endpoint.rest_url) as http:
-            while not self._stopping.is_set():
-                up_since = time.monotonic()
-                reason = await self._connect_once(http)
-                if self.session.failure is not None:
-                    raise self.session.failure
-                if self._stopping.is_set():
-                    break
-                attempt = 0 if time.monotonic() - up_since > 5 else attempt + 1
-                self.stats.reconnects += 1
-                self.stats.last_error = reason
-                delay = self.backoff.delay(attempt, self.rng)
-                log.info("%s: reconnecting in %.2fs (%s)", self.session.venue.name, delay, reason)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), delay)
+            self._http_client = http
+            try:
+                await self._keep_connected()
+            finally:
+                for task in list(self._pending_http):
+                    task.cancel()
 
-    async def _connect_once(self, http: aiohttp.ClientSession) -> str:
+    async def _keep_connected(self) -> None:
+        attempt = 0
+        while not self._stopping.is_set():
+            up_since = time.monotonic()
+            reason = await self._connect_once()
+            if self.session.failure is not None:
+                raise self.session.failure
+            if self._stopping.is_set():
+                break
+            attempt = 0 if time.monotonic() - up_since > 5 else attempt + 1
+            self.stats.reconnects += 1
+            self.stats.last_error = reason
+            delay = self.backoff.delay(attempt, self.rng)
+            log.info("%s: reconnecting in %.2fs (%s)", self.session.venue.name, delay, reason)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+
+    async def _connect_once(self) -> str:
         url = self.endpoint.ws_url + self.session.venue.ws_path(self.session.config)
         try:
             async with connect(
@@ -129,7 +137,7 @@ class VenueConnection:
                 self._ws = ws
                 self.stats.connects += 1
                 await self._deliver(self.session.connected(time.time_ns()))
-                return await self._stream(ws, http)
+                return await self._stream(ws)
         except (OSError, TimeoutError, websockets.WebSocketException) as exc:
             return f"{type(exc).__name__}: {exc}"
         except VenueRejected as exc:
@@ -140,28 +148,25 @@ class VenueConnection:
             self._ws = None
             await self._deliver(self.session.disconnected(time.time_ns(), "connection ended"))
 
-    async def _stream(self, ws: ClientConnection, http: aiohttp.ClientSession) -> str:
-        self._http_client = http
+    async def _stream(self, ws: ClientConnection) -> str:
+        """REST requests in flight are not tied to the websocket: a backfill started before a
+        disconnect must finish (cancelling it lost the gap's trades for good)."""
         self._reconnect_reason = ""
-        try:
-            while True:
-                await self.carry_out()
-                if self._reconnect_reason:
-                    return self._reconnect_reason
-                try:
-                    frame = await asyncio.wait_for(ws.recv(), self.endpoint.silence_timeout_s)
-                except TimeoutError:
-                    return f"no message for {self.endpoint.silence_timeout_s}s"
-                except websockets.ConnectionClosed as exc:
-                    return self._reconnect_reason or f"connection closed: {exc}"
-                data = frame.encode() if isinstance(frame, str) else frame
-                self.stats.messages += 1
-                await self._receive(data)
-                if self.session.phase is Phase.FAILED:
-                    return "venue rejected the session"
-        finally:
-            for task in list(self._pending_http):
-                task.cancel()
+        while True:
+            await self.carry_out()
+            if self._reconnect_reason:
+                return self._reconnect_reason
+            try:
+                frame = await asyncio.wait_for(ws.recv(), self.endpoint.silence_timeout_s)
+            except TimeoutError:
+                return f"no message for {self.endpoint.silence_timeout_s}s"
+            except websockets.ConnectionClosed as exc:
+                return self._reconnect_reason or f"connection closed: {exc}"
+            data = frame.encode() if isinstance(frame, str) else frame
+            self.stats.messages += 1
+            await self._receive(data)
+            if self.session.phase is Phase.FAILED:
+                return "venue rejected the session"
 
     async def _receive(self, data: bytes) -> None:
         with provider_receive(self.tracer, venue=self.session.venue.name, nbytes=len(data)):
