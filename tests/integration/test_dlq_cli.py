@@ -9,7 +9,6 @@ from decimal import Decimal
 import pytest
 
 from mdc import cli
-from mdc.commands import dlq as dlq_command
 from mdc.dlq import DeadLetterQueue
 from mdc.events import Trade
 from mdc.store import Store
@@ -19,16 +18,6 @@ GOOD_RAW = (
     b'{"e":"trade","E":1672515782136,"s":"BNBBTC","t":777,"p":"0.001","q":"100",'
     b'"b":88,"a":50,"T":1672515782136,"m":true,"M":true}'
 )
-
-
-@pytest.fixture(autouse=True)
-def dlq_command_registered(monkeypatch):
-    """Until pyproject lists `dlq` as an `mdc.commands` entry point, add it beside the others."""
-    names, load = cli.variant_names, cli.load_variant
-    monkeypatch.setattr(cli, "variant_names", lambda g: sorted({*names(g), "dlq"}))
-    monkeypatch.setattr(
-        cli, "load_variant", lambda g, n: dlq_command.register if n == "dlq" else load(g, n)
-    )
 
 
 def trade(n: int) -> Trade:

@@ -9,7 +9,6 @@ import random
 import pytest
 
 from mdc import cli
-from mdc.commands import book, ingest, query, replay
 from mdc.events import from_json
 from mdc.store import Store
 from mdc.store.replay import Consumer, parse_time
@@ -17,21 +16,7 @@ from mdc.store.replay import replay as replay_events
 from mdc.store.synth import book_stream, trades
 
 FIXTURE = "tests/fixtures/binance/messages.jsonl"
-MINE = {
-    "query": query.register,
-    "book": book.register,
-    "replay": replay.register,
-    "ingest": ingest.register,
-}
 T0 = 1_700_000_000_000_000_000
-
-
-@pytest.fixture(autouse=True)
-def store_commands(monkeypatch):
-    """Until pyproject lists them as `mdc.commands` entry points, add them next to the others."""
-    names, load = cli.variant_names, cli.load_variant
-    monkeypatch.setattr(cli, "variant_names", lambda g: sorted({*names(g), *MINE}))
-    monkeypatch.setattr(cli, "load_variant", lambda g, n: MINE.get(n) or load(g, n))
 
 
 @pytest.fixture
