@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 
 from mdc.errors import ConfigError
+from mdc.store.cliargs import add_data_dir, default_data_dir
 
 TRUTH_RETENTION = 500_000
 """Book updates per symbol the simulator's ground truth keeps, so `mdc verify` can check them."""
@@ -91,11 +92,7 @@ def register_status(subparsers: argparse._SubParsersAction) -> None:
             "last 10 seconds."
         ),
     )
-    parser.add_argument(
-        "--data-dir",
-        default=os.environ.get("MDC_DATA_DIR", "./data"),
-        help="the collector's data directory (default: $MDC_DATA_DIR or ./data)",
-    )
+    add_data_dir(parser)
     parser.set_defaults(func=_status)
 
 
@@ -107,17 +104,18 @@ def _status(args: argparse.Namespace) -> int:
 
     from actors.panel import STATUS_FILE, render
 
-    path = os.path.join(args.data_dir, STATUS_FILE)
+    data_dir = args.data_dir or default_data_dir()
+    path = os.path.join(data_dir, STATUS_FILE)
     try:
         with open(path) as f:
             status = json.load(f)
     except FileNotFoundError:
         raise ConfigError(
-            f"no collector status in {args.data_dir} (is `mdc run` using this --data-dir?)"
+            f"no collector status in {data_dir} (is `mdc run` using this --data-dir?)"
         ) from None
     age_ns = time.time_ns() - status["written_ns"]
     title = f"mdc status ({age_ns / 1e9:.1f}s ago)"
-    Console().print(render(status["rows"], args.data_dir, title))
+    Console().print(render(status["rows"], data_dir, title))
     if age_ns > STALE_AFTER_NS:
         print(
             f"mdc status: the collector has not updated {path} for {age_ns / 1e9:.0f}s: it "

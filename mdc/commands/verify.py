@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from mdc.errors import CollectorError
+from mdc.store.cliargs import add_data_dir, default_data_dir
 
 STOP_MARGIN_NS = 2_000_000_000
 """Trades published in the last moments before the collector stopped may not have reached it."""
@@ -26,11 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "a report; exits 1 on any violation, 2 if the data or truth is missing."
         ),
     )
-    parser.add_argument(
-        "--data-dir",
-        default=os.environ.get("MDC_DATA_DIR", "./data"),
-        help="event store directory (default: $MDC_DATA_DIR or ./data)",
-    )
+    add_data_dir(parser)
     parser.set_defaults(func=run)
 
 
@@ -38,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from mdc.store import Store
     from mdc.verify import load_truth, verify
 
-    truth_dir = Path(args.data_dir) / "truth"
+    data_dir = args.data_dir or default_data_dir()
+    truth_dir = Path(data_dir) / "truth"
     paths = sorted(truth_dir.glob("*.jsonl"))
     if not paths:
         raise CollectorError(
@@ -48,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     meta = truth_dir / "run.json"
     end_ns = json.loads(meta.read_text())["stopped_ns"] - STOP_MARGIN_NS if meta.exists() else None
     truth = load_truth(paths)
-    with Store.open(args.data_dir, readonly=True) as store:
+    with Store.open(data_dir, readonly=True) as store:
         report = verify(store.iter_events(), truth, end_ns=end_ns)
     for line in report.lines():
         print(line)
