@@ -24,7 +24,6 @@ class ProducerStats:
     batches_acked: int = 0
     resent: int = 0
     writer_failures: int = 0
-    ack_latency_ns: int = 0
 
 
 class Producer:
@@ -106,7 +105,6 @@ class Producer:
                     self._send(batch)
             return
         self.stats.batches_acked += 1
-        self.stats.ack_latency_ns = time.time_ns() - batch.created_ns
         async with self._changed:
             self.ledger.acked(batch.seq)
             self._changed.notify_all()

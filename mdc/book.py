@@ -88,12 +88,6 @@ class Book:
                 del self.asks[price]
             del self._ask_prices[depth:]
 
-    def copy(self) -> Book:
-        other = Book()
-        other.bids, other.asks = dict(self.bids), dict(self.asks)
-        other._bid_prices, other._ask_prices = list(self._bid_prices), list(self._ask_prices)
-        return other
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Book):
             return NotImplemented
