@@ -217,8 +217,9 @@ def _check_book(
     if record is None:
         return
     true_book = TruthBook(record)
-    sync: BookSync = get_venue(venue).book_sync(symbol)
-    by_id = get_venue(venue).name == "binance"
+    adapter = get_venue(venue)
+    sync: BookSync = adapter.book_sync(symbol)
+    by_id = adapter.book_update_ids
     verifiable, in_sync_seen = False, 0
     for index, event in enumerate(stream):
         sync.on_event(event)

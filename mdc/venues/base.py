@@ -119,6 +119,9 @@ class Venue:
     consecutive_trade_ids: bool = False
     needs_auth: bool = False
     has_books: bool = True
+    book_update_ids: bool = False
+    """Every book event carries the venue's update id (Binance U/u), so a book state can be
+    named by it; otherwise only by venue time."""
 
     def decode(self, data: bytes, ts_recv: int) -> list[Event | Control]:
         raise NotImplementedError

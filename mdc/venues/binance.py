@@ -189,6 +189,7 @@ class Binance(Venue):
     default_rest_url = "https://api.binance.com"
     default_channels = ("trade", "depth@100ms", "bookTicker")
     consecutive_trade_ids = True
+    book_update_ids = True
 
     def __init__(self) -> None:
         self._envelope = msgspec.json.Decoder(_Envelope)
