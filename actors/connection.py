@@ -19,7 +19,7 @@ import websockets
 from opentelemetry.trace import NoOpTracer, Tracer
 from websockets.asyncio.client import ClientConnection, connect
 
-from actors.telemetry import provider_receive
+from actors.telemetry import NO_TRACER, provider_receive
 from mdc.errors import CollectorError, MalformedMessage, VenueRejected
 from mdc.events import Event
 from mdc.venues.base import HttpGet, Phase, Reconnect, SendText, Session
@@ -78,6 +78,7 @@ class VenueConnection:
         rng: random.Random | None = None,
         on_malformed: Callable[[CollectorError, bytes], None] | None = None,
         tracer: Tracer | None = None,
+        trace_frame: Callable[[], bool] = lambda: True,
     ) -> None:
         self.session = session
         self.endpoint = endpoint
@@ -87,6 +88,7 @@ class VenueConnection:
         self.stats = ConnectionStats()
         self.on_malformed = on_malformed
         self.tracer = tracer or NoOpTracer()
+        self.trace_frame = trace_frame
         self._stopping = asyncio.Event()
         self._ws: ClientConnection | None = None
         self._http_client: aiohttp.ClientSession
@@ -169,7 +171,8 @@ class VenueConnection:
                 return "venue rejected the session"
 
     async def _receive(self, data: bytes) -> None:
-        with provider_receive(self.tracer, venue=self.session.venue.name, nbytes=len(data)):
+        tracer = self.tracer if self.trace_frame() else NO_TRACER
+        with provider_receive(tracer, venue=self.session.venue.name, nbytes=len(data)):
             try:
                 events = self.session.receive(data, time.time_ns())
             except MalformedMessage as exc:

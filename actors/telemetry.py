@@ -72,6 +72,8 @@ ATTR_PRODUCER = "mdc.producer"
 
 EXPORTERS = ("otlp", "console", "none")
 _PROPAGATOR = TraceContextTextMapPropagator()
+NO_TRACER = NoOpTracer()
+"""For spans a caller decides not to record (cheaper than asking the sampler)."""
 _OFF: AbstractContextManager[Span] = contextlib.nullcontext(INVALID_SPAN)
 _providers: list[TracerProvider] = []
 
