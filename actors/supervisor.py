@@ -86,16 +86,19 @@ class Supervisor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.policy.ping_every_s)
 
-    async def stop(self, timeout_s: float = 15.0) -> None:
-        """Providers first (they flush and wait for acks), then books, then the writer."""
+    async def stop(self, timeout_s: float = 15.0) -> dict[str, bool]:
+        """Providers first (they flush and wait for acks), then books, then the writer. Returns,
+        per producer, whether everything it sent was acknowledged in time."""
+        drained: dict[str, bool] = {}
         for kind in ("provider", "books"):
             for child in self._of_kind(kind):
-                await self._call(child, "stop", timeout_s)
+                drained[child.name] = bool(await self._call(child, "stop", timeout_s))
         for child in self._of_kind("writer"):
             await self._call(child, "close", timeout_s)
         for child in self.children.values():
             if child.handle is not None:
                 ray.kill(child.handle, no_restart=True)
+        return drained
 
     def status(self) -> dict[str, dict]:
         return {

@@ -166,7 +166,12 @@ class StorageWriterActor:
 
     @ray.method(concurrency_group="health")
     async def ping(self) -> dict:
-        return {**self.stats, "failures": dict(self.failures), **self._dlq_counts}
+        return {
+            **self.stats,
+            "pid": os.getpid(),
+            "failures": dict(self.failures),
+            **self._dlq_counts,
+        }
 
     @ray.method(concurrency_group="health")
     async def pid(self) -> int:
