@@ -17,13 +17,12 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from ray.exceptions import RayActorError
-from toxiproxy import Toxiproxy
-from toxiproxy.api import APIConsumer
 
 from actors.commands import write_truth
 from actors.connection import Endpoint
 from actors.local import VenueRun
 from actors.supervisor import Supervisor
+from chaos.faults.proxied import ToxiproxyAPI
 from mdc.config import load_config
 from mdc.simulator.config import SimulatorConfig
 from mdc.simulator.server import Simulator
@@ -150,29 +149,16 @@ class LiveSystem:
 
     def _create_proxies(self) -> dict[str, str]:
         """One TCP proxy per venue (websocket and REST share the simulator's port)."""
-        client = toxiproxy_client(self.config.toxiproxy_url or "")
-        listens = {}
-        for venue in self.config.venues:
-            upstream = urlsplit(self.sim.urls[venue].http).netloc
-            if client.get_proxy(venue) is not None:
-                client.destroy(client.get_proxy(venue))
-            proxy = client.create(upstream=upstream, name=venue, listen="127.0.0.1:0")
-            listens[venue] = proxy.listen
-        return listens
+        api = ToxiproxyAPI(self.config.toxiproxy_url or "")
+        return {
+            venue: api.replace_proxy(venue, urlsplit(self.sim.urls[venue].http).netloc)
+            for venue in self.config.venues
+        }
 
     def _destroy_proxies(self) -> None:
-        client = toxiproxy_client(self.config.toxiproxy_url or "")
+        api = ToxiproxyAPI(self.config.toxiproxy_url or "")
         for venue in self.proxies:
-            proxy = client.get_proxy(venue)
-            if proxy is not None:
-                client.destroy(proxy)
-
-
-def toxiproxy_client(url: str) -> Toxiproxy:
-    """The toxiproxy-python client aimed at `url` (it keeps its server address class-wide)."""
-    parts = urlsplit(url)
-    APIConsumer.host, APIConsumer.port = parts.hostname or "127.0.0.1", parts.port or 8474
-    return Toxiproxy()
+            api.destroy_proxy(venue)
 
 
 def _with_netloc(url: str, netloc: str) -> str:
