@@ -11,22 +11,36 @@ from ray.actor import ActorHandle
 
 from actors.producer import Producer
 from mdc.batching import BatchPolicy, EventBatch, InOrder
-from mdc.events import Event, Gap
+from mdc.events import Event, Gap, Trade
+from mdc.features import FeatureConfig, FeatureTracker, FeatureVector
 from mdc.sync import BookSync
 from mdc.venues.base import SessionConfig
 from mdc.venues.registry import get_venue
+
+BOOKS_ACTOR_TEMPLATE = "mdc-books-{venue}"
+"""Ray name of a venue's BookActor, where the prediction API finds live features."""
 
 
 @ray.remote(num_cpus=0, max_restarts=0)
 class BookActor:
     """Applies book events in order; on a gap or checksum failure it records a Gap (to the store)
     and asks the provider for a snapshot. A fresh incarnation asks for snapshots of every symbol,
-    since it starts with no books."""
+    since it starts with no books.
+
+    It also computes the venue's live features: the provider's trades and book events, in the
+    provider's order, feed a FeatureTracker, the same one `mdc features` feeds from the store,
+    so live and replayed features agree. The prediction API finds it by name."""
 
     def __init__(
-        self, venue: str, session: SessionConfig, writer: ActorHandle, policy: BatchPolicy
+        self,
+        venue: str,
+        session: SessionConfig,
+        writer: ActorHandle,
+        policy: BatchPolicy,
+        features: FeatureConfig | None = None,
     ) -> None:
         self.venue = get_venue(venue)
+        self.features = FeatureTracker(features or FeatureConfig.default())
         self.session_config = session
         self.syncs: dict[str, BookSync] = {}
         self.producer = Producer(f"books:{venue}", writer, policy)
@@ -66,6 +80,9 @@ class BookActor:
     async def _apply(self, batch: EventBatch) -> int:
         gaps: list[Event] = []
         for event in batch.events:
+            self.features.on_event(event)
+            if type(event) is Trade:
+                continue
             if event.symbol == "" and isinstance(event, Gap):
                 # The provider already sent (and stored) a per-symbol book Gap in line.
                 for sync in self.syncs.values():
@@ -115,6 +132,17 @@ class BookActor:
             "bids": bids,
             "asks": asks,
         }
+
+    async def feature_vector(
+        self, venue: str, symbol: str, t_ns: int | None = None
+    ) -> FeatureVector | None:
+        """The instrument's features as of `t_ns` (default: its latest event); None when it is
+        not an instrument of ours."""
+        async with self._lock:
+            return self.features.vector(venue, symbol, t_ns)
+
+    async def feature_instruments(self) -> list[tuple[str, str]]:
+        return self.features.instruments()
 
     async def ping(self) -> dict:
         return {

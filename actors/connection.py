@@ -95,6 +95,10 @@ class VenueConnection:
         self._pending_http: set[asyncio.Task] = set()
         self._reconnect_reason = ""
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
     async def stop(self) -> None:
         self._stopping.set()
         if self._ws is not None:

@@ -22,13 +22,14 @@ from actors.producer import Producer
 from actors.telemetry import NO_TRACER, collector_process, flush_tracing, setup_tracing
 from mdc.batching import Batcher, BatchPolicy
 from mdc.errors import MalformedMessage
-from mdc.events import BookDelta, BookSnapshot, Event, Gap
+from mdc.events import BookDelta, BookSnapshot, Event, Gap, Trade
 from mdc.sync import RESUBSCRIBING, NeedSnapshot
 from mdc.venues.base import SendText, Session
 from mdc.venues.registry import get_venue
 
 log = logging.getLogger(__name__)
-BOOK_TYPES = (BookSnapshot, BookDelta, Gap)
+TO_BOOK_ACTOR = (BookSnapshot, BookDelta, Gap, Trade)
+"""What the BookActor gets: book events for the books, and trades too for the live features."""
 MAX_BOOK_CALLS_IN_FLIGHT = 32
 
 
@@ -92,7 +93,7 @@ class ProviderActor:
             self.gaps += sum(type(e) is Gap for e in events)
             await self.producer.add(events)
             if self.books is not None:
-                book_events = [e for e in events if isinstance(e, BOOK_TYPES)]
+                book_events = [e for e in events if isinstance(e, TO_BOOK_ACTOR)]
                 if book_events:
                     now = time.time_ns()
                     self._book_batcher.add(book_events, now)
@@ -127,7 +128,10 @@ class ProviderActor:
 
     async def request_snapshot(self, symbol: str, reason: str) -> None:
         """From the BookActor: that symbol's book needs a fresh snapshot. A resubscribe is
-        marked in line first, so every keeper of the book knows about the silent window."""
+        marked in line first, so every keeper of the book knows about the silent window.
+        Once stopping, there is no connection to resubscribe on: the disconnect gap stands."""
+        if self.connection.stopping:
+            return
         items = self.venue.snapshot_request(NeedSnapshot(symbol, reason), self.run.session)
         if any(isinstance(item, SendText) for item in items):
             now = time.time_ns()
@@ -179,6 +183,9 @@ class ProviderActor:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         drained = await self.producer.drain(timeout_s)
+        await self._flush_books()
+        with contextlib.suppress(RayActorError, RayTaskError, TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*self._book_calls), timeout_s)
         if self._dead_letters:
             await asyncio.wait(self._dead_letters, timeout=timeout_s)
         flush_tracing()

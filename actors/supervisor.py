@@ -22,7 +22,7 @@ import ray
 from ray.actor import ActorHandle
 from ray.exceptions import RayActorError
 
-from actors.books import BookActor
+from actors.books import BOOKS_ACTOR_TEMPLATE, BookActor
 from actors.local import VenueRun
 from actors.provider import ProviderActor
 from actors.telemetry import TRACES_FILE_ENV
@@ -33,6 +33,11 @@ from mdc.supervision import Escalate, RestartPolicy, RestartTracker
 
 log = logging.getLogger(__name__)
 Kind = Literal["writer", "books", "provider"]
+
+
+DEFAULT_NAMESPACE = "mdc"
+"""Ray namespace of the named actors (BookActors, found by the prediction API)."""
+NAME_RELEASE_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -57,8 +62,10 @@ class Supervisor:
         batch: BatchPolicy | None = None,
         rng: random.Random | None = None,
         writer_faults: bool = False,
+        namespace: str = DEFAULT_NAMESPACE,
     ) -> None:
         self.runs = {run.venue: run for run in runs}
+        self.namespace = namespace
         self.data_dir = data_dir
         self.policy = policy or RestartPolicy()
         self.batch = batch or BatchPolicy()
@@ -185,9 +192,18 @@ class Supervisor:
 
     async def _start_books(self, venue: str) -> None:
         child = self.children[f"books:{venue}"]
-        child.handle = BookActor.options(**_placement(None)).remote(
-            venue, self.runs[venue].session, self._writer(), self.batch
-        )
+        name = BOOKS_ACTOR_TEMPLATE.format(venue=venue)
+        deadline = time.monotonic() + NAME_RELEASE_TIMEOUT_S
+        while True:
+            try:
+                child.handle = BookActor.options(
+                    name=name, namespace=self.namespace, **_placement(None)
+                ).remote(venue, self.runs[venue].session, self._writer(), self.batch)
+                break
+            except ValueError:  # the killed incarnation's name is not released yet
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
         await _as_future(child.handle.ping.remote())
         child.state = "running"
 

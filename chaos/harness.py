@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -67,6 +68,8 @@ class LiveSystem:
     sim: Simulator = field(init=False)
     supervisor: Supervisor = field(init=False)
     proxies: dict[str, str] = field(default_factory=dict)
+    namespace: str = field(default_factory=lambda: f"mdc-{secrets.token_hex(4)}")
+    """Ray namespace of this run's named actors: runs sharing one Ray never collide."""
     stopped_ns: int = 0
     status: dict[str, dict] = field(default_factory=dict)
     drained: dict[str, bool] = field(default_factory=dict)
@@ -102,7 +105,11 @@ class LiveSystem:
             for v in collector.venues
         ]
         self.supervisor = Supervisor(
-            runs, str(cfg.data_dir), policy=cfg.policy, writer_faults=cfg.writer_faults
+            runs,
+            str(cfg.data_dir),
+            policy=cfg.policy,
+            writer_faults=cfg.writer_faults,
+            namespace=self.namespace,
         )
         await self.supervisor.start()
         self._watcher = asyncio.create_task(self.supervisor.watch(self._stop))
