@@ -2,6 +2,10 @@
 
 Little-endian header; the CRC covers the payload. A scan stops at the first record that is short,
 has an impossible length or a wrong CRC, and says why, so recovery can truncate exactly there.
+
+WAL records are frames: the payload is one msgpack array of events (the part of one appended
+batch that goes to one stream), each element exactly `events.to_msgpack(event)`. One CRC covers
+the whole frame, so a torn or corrupt frame is dropped whole: a batch is never half-applied.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import crc32c
+import msgspec
+
+from mdc.events import Event
 
 HEADER = struct.Struct("<II")
 MAX_RECORD_BYTES = 64 * 1024 * 1024
@@ -24,6 +31,7 @@ class Tail(enum.Enum):
     TORN_PAYLOAD = "torn_payload"
     BAD_LENGTH = "bad_length"
     BAD_CRC = "bad_crc"
+    BAD_FRAME = "bad_frame"  # a WAL record whose (CRC-valid) payload is not a msgpack array
 
 
 def encode(payload: bytes) -> bytes:
@@ -69,3 +77,46 @@ def scan(f: BinaryIO, end: ScanEnd, start: int = 0, *, skip: int = 0) -> Iterato
             return
         offset += HEADER.size + length
         yield payload
+
+
+_FRAME_ENCODER = msgspec.msgpack.Encoder(decimal_format="string")
+
+
+def encode_frames(events: list[Event]) -> list[bytearray]:
+    """WAL records holding `events` in order: one, unless it would exceed MAX_RECORD_BYTES.
+    The payload is encoded after a reserved header (no copy), then the header is filled in."""
+    record = bytearray(HEADER.size)
+    _FRAME_ENCODER.encode_into(events, record, HEADER.size)
+    size = len(record) - HEADER.size
+    if size > MAX_RECORD_BYTES and len(events) > 1:
+        half = len(events) // 2
+        return encode_frames(events[:half]) + encode_frames(events[half:])
+    with memoryview(record) as view:
+        HEADER.pack_into(record, 0, size, crc32c.crc32c(view[HEADER.size :]))
+    return [record]
+
+
+def array_length(payload: bytes) -> int | None:
+    """Element count of a msgpack array (fixarray, array 16, array 32); None if not an array."""
+    if not payload:
+        return None
+    first = payload[0]
+    if 0x90 <= first <= 0x9F:
+        return first & 0x0F
+    if first == 0xDC and len(payload) >= 3:
+        return int.from_bytes(payload[1:3], "big")
+    if first == 0xDD and len(payload) >= 5:
+        return int.from_bytes(payload[1:5], "big")
+    return None
+
+
+def scan_frames(f: BinaryIO, end: ScanEnd) -> Iterator[tuple[int, bytes]]:
+    """(event count, payload) of every good WAL frame from the start; fills `end` like `scan`."""
+    offset = 0
+    for payload in scan(f, end):
+        count = array_length(payload)
+        if count is None:
+            end.offset, end.tail = offset, Tail.BAD_FRAME
+            return
+        offset += HEADER.size + len(payload)
+        yield count, payload

@@ -1,9 +1,11 @@
 """Write-ahead log: append-only segment files per stream, CRC32C per record, group commit.
 
-Layout: `<root>/<stream dirname>/<first seq, 20 digits>.seg`. Every stream numbers its records
-0, 1, 2, ... (its "seq"); a segment is named after the seq of its first record, so positions stay
-valid when old segments are removed by retention. A record is
-`[u32 len][u32 CRC32C][msgpack event]`. A batch is never split across segments.
+Layout: `<root>/<stream dirname>/<first seq, 20 digits>.seg`. Every stream numbers its events
+0, 1, 2, ... (its "seq"); a segment is named after the seq of its first event, so positions stay
+valid when old segments are removed by retention. A record is a frame
+`[u32 len][u32 CRC32C][msgpack array of events]` holding one appended batch's events for the
+stream (see `records.py`), so the CRC, the encoding and the write are per batch, not per event.
+A batch is never split across segments.
 
 Group commit: `append()` only encodes and buffers (deduplicated, see `dedup.py`) and hands out a
 `Ticket`; `commit()` writes every pending record, fsyncs each touched segment once, and only then
@@ -16,7 +18,8 @@ twice because of dedup.) A failed fsync is never retried on the same bytes: they
 and rewritten, which is safe even where Linux drops the dirty pages after an fsync error.
 
 Recovery (`WAL.open`): the newest segment of every stream is scanned and CRC-checked, a torn or
-corrupt tail is truncated and reported in a `RecoveryReport`. Older segments were fsynced before
+corrupt tail is truncated (always at a frame boundary: a torn batch is dropped whole) and reported
+in a `RecoveryReport` (`records_scanned` counts events). Older segments were fsynced before
 rotation; readers still verify their CRCs and raise `CorruptRecord` on a bad one.
 
 Thread-safety: none. One thread (the writer actor) owns a writable WAL; readers in other
@@ -28,15 +31,23 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any
 
-from mdc.events import Event, Gap, from_msgpack, identity, to_msgpack
+import msgspec
+
+from mdc.events import AnyEvent, Event, Gap
 from mdc.store import records
-from mdc.store.dedup import DedupWindow, digest
+from mdc.store.dedup import DedupWindow, identity_keys
 from mdc.store.errors import CorruptRecord, StorageError, StoreLocked, storage_error
 from mdc.store.fs import FileSystem
 from mdc.store.streams import Stream, stream_of
 
 SEGMENT_SUFFIX = ".seg"
+_VENUE = attrgetter("venue")
+_SYMBOL = attrgetter("symbol")
+_EVENTS = msgspec.msgpack.Decoder(list[AnyEvent])
+_PAYLOADS = msgspec.msgpack.Decoder(list[msgspec.Raw])
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +87,9 @@ class _Log:
     fd: int | None = None
     broken: bool = False
     unsynced_dirs: list[str] = field(default_factory=list)
-    pending: list[bytes] = field(default_factory=list)
+    pending: list[bytearray] = field(default_factory=list)  # encoded frames
     pending_bytes: int = 0
+    pending_events: int = 0
 
     def segment_path(self, first: int) -> str:
         return os.path.join(self.path, f"{first:020d}{SEGMENT_SUFFIX}")
@@ -147,7 +159,7 @@ class WAL:
         path = log.segment_path(log.segments[-1])
         end = records.ScanEnd()
         with self.fs.open_read(path) as f:
-            count = sum(1 for _ in records.scan(f, end))
+            count = sum(n for n, _ in records.scan_frames(f, end))
             file_size = f.seek(0, os.SEEK_END)
         log.end, log.size = log.segments[-1] + count, end.offset
         cuts = []
@@ -159,36 +171,58 @@ class WAL:
                 self.fs.fsync(fd)
                 self.fs.close(fd)
         if not self.readonly:
-            for _, payload in self.read(log.stream, max(0, log.end - self.dedup_window)):
-                log.dedup.add_pending(digest(identity(from_msgpack(payload))))
-            log.dedup.commit()
+            log.dedup = DedupWindow(self.dedup_window, log.end)
+            tail = list(self.read_events(log.stream, log.dedup.start))
+            if tail:
+                log.dedup.load(tail[0][0], identity_keys([event for _, event in tail]))
         return count, cuts
 
     # -- write side -------------------------------------------------------------------------
 
     def append(self, events: Iterable[Event]) -> Ticket:
-        """Buffer a batch (nothing is durable until `commit`); duplicates are counted, not kept."""
+        """Buffer a batch (nothing is durable until `commit`); duplicates are counted, not kept.
+        Each stream's share of the batch becomes one frame: one encode call and one CRC."""
         if self.readonly:
             raise StorageError("the store is open read-only")
-        stored = duplicates = added = 0
-        route = self._route
-        for event in events:
-            log = route.get((type(event), event.venue, event.symbol)) or self._log_for(event)
-            key = digest(identity(event))
-            if key in log.dedup:
-                duplicates += 1
-                continue
-            log.dedup.add_pending(key)
-            record = records.encode(to_msgpack(event))
-            log.pending.append(record)
-            log.pending_bytes += len(record)
-            added += len(record)
-            stored += 1
-        self.pending_bytes += added
-        ticket = Ticket(self._next_ticket, stored, duplicates)
+        batch = events if isinstance(events, list) else list(events)
+        stored = 0
+        for log, group, kind in self._groups(batch):
+            fresh = log.dedup.admit(identity_keys(group, kind))
+            new = group if fresh is None else [group[i] for i in fresh]
+            if new:
+                frames = records.encode_frames(new)
+                size = sum(map(len, frames))
+                log.pending += frames
+                log.pending_bytes += size
+                log.pending_events += len(new)
+                self.pending_bytes += size
+                stored += len(new)
+        ticket = Ticket(self._next_ticket, stored, len(batch) - stored)
         self._next_ticket += 1
         self._tickets.append(ticket)
         return ticket
+
+    def _groups(self, batch: list[Event]) -> list[tuple[_Log, list[Event], type | None]]:
+        """The batch split by stream, in order, with the events' type where a group has one.
+        A batch of one type, venue and symbol (the usual case) is recognised with C-level maps."""
+        if not batch:
+            return []
+        first = batch[0]
+        if (
+            not isinstance(first, Gap)
+            and len(set(map(type, batch))) == 1
+            and len(set(map(_VENUE, batch))) == 1
+            and len(set(map(_SYMBOL, batch))) == 1
+        ):
+            return [(self._route_of(first), batch, type(first))]
+        groups: dict[Stream, tuple[_Log, list[Event]]] = {}
+        for event in batch:
+            log = self._route_of(event)
+            groups.setdefault(log.stream, (log, []))[1].append(event)
+        return [(log, group, None) for log, group in groups.values()]
+
+    def _route_of(self, event: Event) -> _Log:
+        return self._route.get((type(event), event.venue, event.symbol)) or self._log_for(event)
 
     def _log_for(self, event: Event) -> _Log:
         """The event's stream log (created if new); cached by type/venue/symbol except for Gaps,
@@ -226,10 +260,10 @@ class WAL:
             self.pending_bytes = 0
             raise storage_error(exc, "WAL commit", tuple(t.number for t in tickets)) from exc
         for log in touched:
-            log.end += len(log.pending)
+            log.end += log.pending_events
             log.size += log.pending_bytes
             log.pending.clear()
-            log.pending_bytes = 0
+            log.pending_bytes = log.pending_events = 0
             log.dedup.commit()
         self.pending_bytes = 0
         if tickets:
@@ -250,7 +284,8 @@ class WAL:
                 log.fd = self.fs.open_append(log.segment_path(log.segments[-1]))
             else:
                 self._start_segment(log)
-        self.fs.write(log.fd, b"".join(log.pending))  # type: ignore[arg-type]
+        data = log.pending[0] if len(log.pending) == 1 else b"".join(log.pending)
+        self.fs.write(log.fd, data)  # type: ignore[arg-type]
         while log.unsynced_dirs:
             self.fs.fsync_dir(log.unsynced_dirs[0])
             log.unsynced_dirs.pop(0)
@@ -266,7 +301,7 @@ class WAL:
 
     def _rollback(self, log: _Log) -> None:
         log.pending.clear()
-        log.pending_bytes = 0
+        log.pending_bytes = log.pending_events = 0
         log.dedup.rollback()
         try:
             self._truncate_to_durable(log)
@@ -290,7 +325,18 @@ class WAL:
     def read(
         self, stream: Stream, start: int = 0, stop: int | None = None
     ) -> Iterator[tuple[int, bytes]]:
-        """(seq, msgpack payload) of durable records start <= seq < stop, in stored order."""
+        """(seq, msgpack payload of one event) of durable events start <= seq < stop, in order."""
+        for seq, raw in self._read(stream, start, stop, _PAYLOADS):
+            yield seq, bytes(raw)
+
+    def read_events(
+        self, stream: Stream, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[int, Event]]:
+        return self._read(stream, start, stop, _EVENTS)
+
+    def _read(
+        self, stream: Stream, start: int, stop: int | None, decoder: msgspec.msgpack.Decoder
+    ) -> Iterator[tuple[int, Any]]:
         log = self._logs.get(stream)
         if log is None:
             return
@@ -300,30 +346,27 @@ class WAL:
             nxt = firsts[i + 1] if i + 1 < len(firsts) else stop
             if nxt <= start or first >= stop:
                 continue
-            yield from self._read_segment(log, first, max(start, first), min(stop, nxt))
+            yield from self._read_segment(log, first, max(start, first), min(stop, nxt), decoder)
 
     def _read_segment(
-        self, log: _Log, first: int, start: int, stop: int
-    ) -> Iterator[tuple[int, bytes]]:
+        self, log: _Log, first: int, start: int, stop: int, decoder: msgspec.msgpack.Decoder
+    ) -> Iterator[tuple[int, Any]]:
+        """Frames before `start` are CRC-checked and counted but not decoded."""
         end = records.ScanEnd()
-        seq = start
+        seq = first
         with self.fs.open_read(log.segment_path(first)) as f:
-            for payload in records.scan(f, end, skip=start - first):
+            for count, payload in records.scan_frames(f, end):
+                if seq + count > start:
+                    items = decoder.decode(payload)
+                    for i in range(max(start - seq, 0), min(stop - seq, count)):
+                        yield seq + i, items[i]
+                seq += count
                 if seq >= stop:
                     return
-                yield seq, payload
-                seq += 1
-        if seq < stop:
-            raise CorruptRecord(
-                f"{log.segment_path(first)}: record {seq} unreadable ({end.tail.value} at "
-                f"offset {end.offset})"
-            )
-
-    def read_events(
-        self, stream: Stream, start: int = 0, stop: int | None = None
-    ) -> Iterator[tuple[int, Event]]:
-        for seq, payload in self.read(stream, start, stop):
-            yield seq, from_msgpack(payload)
+        raise CorruptRecord(
+            f"{log.segment_path(first)}: record {seq} unreadable ({end.tail.value} at "
+            f"offset {end.offset})"
+        )
 
     # -- retention and shutdown -------------------------------------------------------------
 

@@ -123,3 +123,34 @@ def test_commit_policy_bounds_pending_bytes(tmp_path):
         tickets = [s.submit(evs[i : i + 10], now_ns=i) for i in range(0, 200, 10)]
         assert s.wal.pending_bytes < 5000
         assert s.acked >= tickets[-1].number - 2  # at most two batches (< max_bytes) wait
+
+
+@pytest.mark.parametrize("torn_bytes", [5, 300, 2000, 3000])
+def test_a_torn_group_commit_left_on_disk_is_cut_at_a_frame_boundary_on_reopen(
+    tmp_path, torn_bytes
+):
+    fs = FaultyFS()
+    rng = random.Random(6)
+    durable = trades(rng, 10)
+    first, second = trades(rng, 15, first_id=100), trades(rng, 15, first_id=200)
+    with Store.open(str(tmp_path), fs=fs) as store:
+        store.append(durable)
+        size = sum(_sizes(str(tmp_path)).values())
+        store.submit(first, now_ns=0)
+        first_frame = store.wal.pending_bytes
+        store.submit(second, now_ns=0)  # two frames of one stream in one commit
+        assert 2000 < first_frame < 3000
+        fs.fail("write", errno.EIO, times=1, torn_bytes=torn_bytes)
+        fs.fail("truncate", errno.EIO, times=1)  # the torn bytes stay: as after a crash
+        with pytest.raises(IOFailure):
+            store.commit()
+    whole = torn_bytes >= first_frame  # a complete (unacknowledged) frame survives whole
+    with Store.open(str(tmp_path)) as store:
+        (cut,) = store.recovery.truncations
+        assert (cut.offset, cut.dropped_bytes) == (
+            size + (first_frame if whole else 0),
+            torn_bytes - (first_frame if whole else 0),
+        )
+        assert list(store.iter_events()) == durable + (first if whole else [])
+        again = store.append(first + second)
+        assert (again.stored, again.duplicates) == (30 - 15 * whole, 15 * whole)

@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
+import tempfile
+from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mdc.events import Trade, identity
+from mdc.events import (
+    Bar,
+    BookDelta,
+    BookSnapshot,
+    Gap,
+    Quote,
+    Status,
+    Trade,
+    identity,
+    to_msgpack,
+)
 from mdc.store import CorruptRecord, Store
 from mdc.store import records as rec
+from mdc.store.dedup import event_key, identity_keys
 from mdc.store.streams import Stream, stream_of
 from mdc.store.synth import book_stream, trades
 
@@ -178,3 +194,177 @@ def test_a_second_writer_is_refused_but_readers_are_welcome(tmp_path):
             assert list(reader.iter_events()) == evs[:10]  # what was durable when it opened
             with pytest.raises(StorageError, match="read-only"):
                 reader.append(evs)
+
+
+# -- frames: one record per batch and stream --------------------------------------------------
+
+
+def test_a_torn_batch_frame_is_dropped_whole_never_half_applied(tmp_path):
+    rng = random.Random(11)
+    durable, torn = trades(rng, 30), trades(rng, 40, first_id=1000)
+    with Store.open(str(tmp_path)) as store:
+        store.append(durable)
+        (seg,) = _segments(str(tmp_path), TRADES)
+        size = os.path.getsize(seg)
+        store.append(torn)
+    full = os.path.getsize(seg)
+    for cut in sorted({size + 1, size + 8, size + 9, full - 1, rng.randint(size + 1, full - 1)}):
+        os.truncate(seg, cut)
+        with Store.open(str(tmp_path)) as store:
+            assert list(store.iter_events()) == durable
+            (trunc,) = store.recovery.truncations
+            assert (trunc.offset, trunc.dropped_bytes) == (size, cut - size)
+            assert store.recovery.records_scanned == len(durable)
+            assert store.append(torn).stored == len(torn)  # not half-present: all of it is new
+        os.truncate(seg, size)
+
+
+def test_a_flipped_byte_in_the_last_frame_cuts_that_whole_batch(tmp_path):
+    rng = random.Random(12)
+    evs = trades(rng, 50)
+    with Store.open(str(tmp_path)) as store:
+        store.append(evs[:20])
+        (seg,) = _segments(str(tmp_path), TRADES)
+        size = os.path.getsize(seg)
+        store.append(evs[20:])
+    with open(seg, "r+b") as f:
+        f.seek(rng.randint(size + 8, os.path.getsize(seg) - 1))
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0x5A]))
+    with Store.open(str(tmp_path)) as store:
+        (cut,) = store.recovery.truncations
+        assert (cut.tail, cut.offset) == ("bad_crc", size)
+        assert list(store.iter_events()) == evs[:20]
+
+
+def test_a_crc_valid_record_that_is_not_a_frame_is_cut_as_bad_frame(tmp_path):
+    with Store.open(str(tmp_path)) as store:
+        store.append(trades(random.Random(13), 5))
+    seg = _segments(str(tmp_path), TRADES)[-1]
+    bogus = rec.encode(b"\xa5hello")  # a msgpack string, not an array of events
+    with open(seg, "ab") as f:
+        f.write(bogus)
+    with Store.open(str(tmp_path)) as store:
+        (cut,) = store.recovery.truncations
+        assert (cut.tail, cut.dropped_bytes) == ("bad_frame", len(bogus))
+        assert len(list(store.iter_events())) == 5
+
+
+def test_reads_slice_frames_by_seq_across_segments(tmp_path):
+    rng = random.Random(14)
+    evs = trades(rng, 400)
+    with Store.open(str(tmp_path), segment_bytes=6000) as store:
+        i = 0
+        while i < len(evs):
+            n = rng.randint(1, 40)
+            store.append(evs[i : i + n])
+            i += n
+        assert len(_segments(str(tmp_path), TRADES)) > 3
+        for _ in range(30):
+            start = rng.randint(0, 400)
+            stop = rng.randint(start, 420)
+            got = list(store.wal.read_events(TRADES, start, stop))
+            assert got == list(enumerate(evs))[start:stop]
+            raw = list(store.wal.read(TRADES, start, stop))
+            assert raw == [(seq, to_msgpack(e)) for seq, e in got]
+        assert [e.trade_id for e in store.tail(TRADES, 7)] == [e.trade_id for e in evs[-7:]]
+
+
+def _forgotten(store: Store, evs: list[Trade]) -> list[Trade]:
+    """Append `evs` again as one batch; the events the window did not remember get stored."""
+    end = store.wal.positions()[TRADES]
+    result = store.append(evs)
+    stored = [e for _, e in store.wal.read_events(TRADES, end)]
+    assert result.stored == len(stored)
+    return stored
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_dedup_window_remembers_the_same_positions_before_and_after_restart(tmp_path, seed):
+    rng = random.Random(seed)
+    window, evs = 7, trades(rng, 60)
+    live, copy = str(tmp_path / "live"), str(tmp_path / "copy")
+    with Store.open(live, dedup_window=window) as store:
+        i = 0
+        while i < len(evs):
+            n = rng.randint(1, 12)
+            store.append(evs[i : i + n])
+            i += n
+        shutil.copytree(live, copy)
+        oldest = len(evs) // window * window - window  # positions [oldest, end) are remembered
+        assert _forgotten(store, evs) == evs[:oldest]
+    with Store.open(copy, dedup_window=window) as store:
+        assert _forgotten(store, evs) == evs[:oldest]
+
+
+# -- dedup keys are identity() in disguise --------------------------------------------------------
+
+_IDS = st.none() | st.integers(0, 3)
+_DEC = st.sampled_from([Decimal("1"), Decimal("1.0"), Decimal("2.5")])
+_TS = st.integers(0, 2)
+_SIDE = st.sampled_from(["bid", "ask"])
+_LEVELS = st.lists(st.tuples(_DEC, _DEC), max_size=2).map(tuple)
+
+
+def _event_strategy(venue: str, symbol: str) -> st.SearchStrategy:
+    head = {"venue": st.just(venue), "symbol": st.just(symbol), "ts_event": _TS, "ts_recv": _TS}
+    return st.one_of(
+        st.builds(
+            Trade, **head, price=_DEC, size=_DEC, side=st.sampled_from(["buy", "sell"]),
+            trade_id=_IDS, exchange=st.sampled_from([None, "", "agg", "X"]),
+            aggregate=st.booleans(), conditions=st.sampled_from([(), ("@",)]),
+        ),
+        st.builds(
+            Quote, **head, bid_price=st.none() | _DEC, bid_size=_DEC, ask_price=_DEC,
+            ask_size=st.none() | _DEC, update_id=_IDS,
+        ),
+        st.builds(BookSnapshot, **head, bids=_LEVELS, asks=_LEVELS, update_id=_IDS),
+        st.builds(
+            BookDelta, **head, bids=_LEVELS, asks=_LEVELS, first_update_id=_IDS,
+            last_update_id=_IDS, checksum=st.none() | st.integers(0, 1),
+        ),
+        st.builds(
+            Bar, **head, open=_DEC, high=_DEC, low=_DEC, close=_DEC, volume=_DEC,
+            interval_s=st.sampled_from([60, 3600]),
+        ),
+        st.builds(
+            Gap, **head, stream=st.sampled_from(["trades", "book", "quotes", "connection"]),
+            reason=st.sampled_from(["a", "b"]), from_id=_IDS,
+        ),
+        st.builds(Status, **head, state=st.sampled_from(["connected", "failed"])),
+    )  # fmt: skip
+
+
+def _assert_same_partition(keys: list, ids: list[bytes]) -> None:
+    for i in range(len(ids)):
+        for j in range(len(ids)):
+            assert (keys[i] == keys[j]) == (ids[i] == ids[j]), (keys[i], keys[j])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_event_strategy("binance", "BTC-USDT"), max_size=25))
+def test_dedup_keys_match_identity_within_every_stream_for_every_event_type(evs):
+    by_stream: dict[Stream, list] = {}
+    for e in evs:
+        by_stream.setdefault(stream_of(e), []).append(e)
+    for group in by_stream.values():
+        ids = [identity(e) for e in group]
+        _assert_same_partition(identity_keys(group), ids)
+        assert identity_keys(group) == [event_key(e) for e in group]
+        for kind in {type(e) for e in group}:  # the batch paths for one-type groups
+            same = [e for e in group if type(e) is kind]
+            assert identity_keys(same, kind) == [event_key(e) for e in same]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_event_strategy("kraken", "ETH-USD"), max_size=25))
+def test_the_store_keeps_exactly_one_event_per_identity(evs):
+    with tempfile.TemporaryDirectory() as data_dir:
+        with Store.open(data_dir) as store:
+            first = store.append(evs)
+            assert first.stored == len(set(map(identity, evs)))
+            assert store.append(evs).stored == 0
+        with Store.open(data_dir) as store:
+            assert store.append(list(reversed(evs))).stored == 0
+            assert sorted(map(identity, store.iter_events())) == sorted(set(map(identity, evs)))
