@@ -1,10 +1,8 @@
 """Admin HTTP API for the dead letter queue (aiohttp): list, inspect, replay and purge entries.
 
 Every route but `GET /healthz` needs an API key from `MDC_API_KEYS` (comma-separated), sent as
-`X-API-Key: KEY` or `Authorization: Bearer KEY`: none gives 401, a wrong one 403. The given key is
-hashed and compared with `hmac.compare_digest` against the hash of every configured key, without
-stopping at a match, so the time taken does not depend on which key (or how much of one) matched;
-it depends only on the number of keys, which tells an attacker nothing useful.
+`X-API-Key: KEY` or `Authorization: Bearer KEY`: none gives 401, a wrong one 403. The check is
+serve.auth's KeyRing (constant-time, shared with the prediction API).
 
 Errors are JSON `{"error": message, "field": name?}`: 422 for bad input (naming the field), 404 for
 an unknown entry, 409 when the store or DLQ is locked by another process, 503 when the disk fails.
@@ -16,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import os
 import sys
 import threading
@@ -31,12 +27,14 @@ from aiohttp import web
 
 from mdc.dlq import DeadLetterQueue, Entry, Filter, Sink
 from mdc.dlq.errors import BadFilter, DLQLocked, UnknownEntry
-from mdc.errors import CollectorError, ConfigError
+from mdc.errors import CollectorError
 from mdc.events import to_json
 from mdc.store.errors import StorageError, StoreLocked
 from mdc.store.replay import BadArgument, parse_time
+from serve.auth import AuthResult, KeyRing, api_keys_from_env, presented_key
 
-API_KEYS_ENV = "MDC_API_KEYS"
+KeyCheck = KeyRing  # the name this module's callers have used
+
 FILTER_FIELDS = ("cause", "venue", "state", "since", "until")
 DEFAULT_LIMIT, MAX_LIMIT = 100, 10_000
 OpenSink = Callable[[], AbstractContextManager[Sink]]
@@ -50,40 +48,8 @@ class Invalid(CollectorError):
         self.field = field
 
 
-def api_keys_from_env(environ: Mapping[str, str] = os.environ) -> tuple[str, ...]:
-    """The configured keys; none is a ConfigError (the API never runs open)."""
-    keys = tuple(k.strip() for k in environ.get(API_KEYS_ENV, "").split(",") if k.strip())
-    if not keys:
-        raise ConfigError(f"{API_KEYS_ENV} is empty: the admin API refuses to run without keys")
-    return keys
-
-
-class KeyCheck:
-    """Constant-time membership test of a presented key among the configured ones."""
-
-    def __init__(self, keys: tuple[str, ...]) -> None:
-        if not keys:
-            raise ConfigError("the admin API needs at least one API key")
-        self._digests = [_digest(k) for k in keys]
-
-    def allows(self, presented: str) -> bool:
-        given = _digest(presented)
-        allowed = False
-        for digest in self._digests:
-            allowed |= hmac.compare_digest(digest, given)
-        return allowed
-
-
-def _digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
-
-
 def _presented_key(request: web.Request) -> str | None:
-    key = request.headers.get("X-API-Key")
-    if key is not None:
-        return key
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return presented_key(request.headers.get("X-API-Key"), request.headers.get("Authorization"))
 
 
 def _json(body: object, status: int = 200) -> web.Response:
@@ -122,18 +88,17 @@ async def _errors(request: web.Request, handler) -> web.StreamResponse:
         return _error(status, str(exc), getattr(exc, "field", None))
 
 
-def _auth(check: KeyCheck):
+def _auth(check: KeyRing):
     @web.middleware
     async def middleware(request: web.Request, handler) -> web.StreamResponse:
         if request.path == "/healthz":
             return await handler(request)
-        key = _presented_key(request)
-        if key is None:
-            response = _error(401, "missing API key: send X-API-Key or Authorization: Bearer")
-            response.headers["WWW-Authenticate"] = "Bearer"
+        result = check.check(_presented_key(request))
+        if result is not AuthResult.OK:
+            response = _error(result.status, result.message)
+            if result is AuthResult.MISSING:
+                response.headers["WWW-Authenticate"] = "Bearer"
             return response
-        if not check.allows(key):
-            return _error(403, "API key not accepted")
         return await handler(request)
 
     return middleware
@@ -326,7 +291,7 @@ def build_app(
     clock_ns: Callable[[], int] = time.time_ns,
 ) -> web.Application:
     """The admin app; keys default to $MDC_API_KEYS and must not be empty (ConfigError)."""
-    check = KeyCheck(api_keys if api_keys is not None else api_keys_from_env())
+    check = KeyRing(api_keys if api_keys is not None else api_keys_from_env())
     api = AdminApi(dlq, open_sink, lock or threading.Lock(), clock_ns)
     app = web.Application(middlewares=[_errors, _auth(check)], client_max_size=1024 * 1024)
     app.add_routes(

@@ -1,0 +1,147 @@
+"""`mdc serve`: the prediction API on Ray Serve until Ctrl-C (or SIGTERM)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+
+DESCRIPTION = """\
+Serve ONNX predictions, live feature vectors and the model catalogue over HTTP with Ray Serve.
+Every endpoint but GET /healthz needs an API key: set MDC_API_KEYS (comma-separated keys) and/or
+MDC_API_KEY_HASHES (sha256:<hex> digests, see serve.auth.key_hash); send it as X-API-Key or
+Authorization: Bearer.
+
+Endpoints: POST /v1/predict {"features": [...]} or {"venue", "symbol"} (optional "model": "v2"),
+GET /v1/features/{venue}/{symbol}, GET /v1/features, GET /v1/models, PUT /v1/ab
+{"A": "v1", "B": "v2", "weight_b": 0.2}, GET /healthz.
+
+Live features come from the event store at --data-dir (read-only, the last hour replayed at start,
+then followed) or from a collector actor (--actor NAME, method feature_vector(venue, symbol)).
+Without either, only explicit feature vectors can be predicted.
+
+Set RAY_SERVE_ENABLE_DIRECT_INGRESS=1 before starting to let the replica also answer HTTP on its
+own port (printed at start; faster on small machines, experimental in Ray 2.60)."""
+
+
+def register_serve(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve predictions and live features over HTTP (Ray Serve)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port (default: %(default)s)")
+    parser.add_argument(
+        "--models", metavar="DIR", help="models directory (default: models/shipped)"
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--data-dir", metavar="DIR", help="event store for live features")
+    source.add_argument("--actor", metavar="NAME", help="named Ray actor giving live features")
+    parser.add_argument("--actor-namespace", metavar="NS", help="namespace of --actor")
+    parser.add_argument(
+        "--a", dest="version_a", metavar="VERSION", help="variant A (default: first)"
+    )
+    parser.add_argument(
+        "--b", dest="version_b", metavar="VERSION", help="variant B (default: second)"
+    )
+    parser.add_argument(
+        "--weight-b", type=float, default=0.2, help="share of clients on B (default: %(default)s)"
+    )
+    parser.add_argument("--min-replicas", type=int, default=1, metavar="N", help="default: 1")
+    parser.add_argument(
+        "--max-replicas", type=int, default=1, metavar="N", help="above min: autoscale (default: 1)"
+    )
+    parser.add_argument(
+        "--target-ongoing",
+        type=float,
+        default=8.0,
+        metavar="N",
+        help="autoscaling target of ongoing requests per replica (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--api-key-hash",
+        action="append",
+        default=[],
+        metavar="sha256:HEX",
+        help="accept the key with this digest (repeatable; adds to MDC_API_KEYS)",
+    )
+    parser.add_argument(
+        "--num-cpus", type=int, default=2, metavar="N", help="CPUs of a local Ray (default: 2)"
+    )
+    parser.add_argument(
+        "--address", metavar="ADDR", help="join this Ray cluster (e.g. auto) instead of a local one"
+    )
+    parser.set_defaults(func=run)
+
+
+def _spec(args: argparse.Namespace) -> tuple:
+    from mdc.errors import ConfigError
+    from serve.auth import KeyRing
+    from serve.deployment import DEFAULT_MODELS_DIR, ServeSpec
+
+    if args.data_dir is not None and not os.path.isdir(os.path.join(args.data_dir, "wal")):
+        raise ConfigError(f"--data-dir {args.data_dir!r}: no event store there")
+    spec = ServeSpec(
+        keys=KeyRing.from_env(os.environ, args.api_key_hash),
+        models_dir=args.models or DEFAULT_MODELS_DIR,
+        data_dir=args.data_dir,
+        actor=args.actor,
+        actor_namespace=args.actor_namespace,
+        version_a=args.version_a,
+        version_b=args.version_b,
+        weight_b=args.weight_b,
+    )
+    return spec, spec.router()  # bad models fail here, before Ray starts
+
+
+def _wait_for_stop() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(3600):
+            pass
+    except KeyboardInterrupt:
+        pass
+
+
+def run(args: argparse.Namespace) -> int:
+    import ray
+
+    from actors.runtime import init_ray
+    from serve.ab import check_weight
+    from serve.deployment import (
+        Scaling,
+        direct_ingress_enabled,
+        direct_ingress_urls,
+        ensure_port_free,
+        start_serve,
+        stop_serve,
+    )
+
+    check_weight(args.weight_b)
+    spec, router = _spec(args)
+    scaling = Scaling(args.min_replicas, args.max_replicas, args.target_ongoing)
+    scaling.options()
+    ensure_port_free(args.host, args.port)
+    direct_ingress_enabled()
+    init_ray(args.address, args.num_cpus)
+    try:
+        url = start_serve(spec, args.host, args.port, scaling)
+        split = router.split
+        print(
+            f"mdc serve: ready at {url} (A={split.a.version}, B={split.b.version}, "
+            f"weight_b={split.weight_b}); Ctrl-C stops",
+            flush=True,
+        )
+        for direct in direct_ingress_urls(args.host):
+            print(f"mdc serve: direct ingress at {direct}", flush=True)
+        _wait_for_stop()
+        print("mdc serve: stopping", file=sys.stderr, flush=True)
+    finally:
+        stop_serve()
+        ray.shutdown()
+    return 0

@@ -1,0 +1,105 @@
+"""`mdc serve` as a user runs it: help, clear errors before Ray starts, and a real launch that
+answers and stops cleanly on Ctrl-C (its own local Ray, so once per file)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from models.runtime import SHIPPED, discover_models
+
+MDC = [sys.executable, "-m", "mdc.cli", "serve"]
+
+
+def env(**extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if k not in ("MDC_API_KEYS", "RAY_ADDRESS")}
+    return base | extra
+
+
+def mdc_serve(*args: str, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*MDC, *args], env=env(**extra), capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_help_lists_every_option():
+    out = mdc_serve("--help").stdout
+    for option in (
+        "--host",
+        "--port",
+        "--models",
+        "--data-dir",
+        "--actor",
+        "--num-cpus",
+        "--address",
+        "--weight-b",
+        "--min-replicas",
+        "--max-replicas",
+        "--api-key-hash",
+        "MDC_API_KEYS",
+        "/v1/predict",
+        "RAY_SERVE_ENABLE_DIRECT_INGRESS",
+    ):
+        assert option in out, option
+
+
+def test_refuses_to_run_without_keys():
+    done = mdc_serve("--port", "1")
+    assert done.returncode == 2 and "at least one API key" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_taken_port_is_a_clear_error():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        done = mdc_serve("--port", str(port), MDC_API_KEYS="k")
+    assert done.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_models_dir_and_version(tmp_path):
+    done = mdc_serve("--models", str(tmp_path / "none"), MDC_API_KEYS="k")
+    assert done.returncode == 2 and "no such models directory" in done.stderr
+    done = mdc_serve("--b", "v42", MDC_API_KEYS="k")
+    assert done.returncode == 2 and "variant B: no model version 'v42'" in done.stderr
+
+
+@pytest.mark.ray
+def test_launch_predict_and_stop_on_ctrl_c():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [*MDC, "--port", str(port), "--num-cpus", "1"],
+        env=env(MDC_API_KEYS="cli-key"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert f"ready at http://127.0.0.1:{port}" in line, line or proc.stderr.read()
+        n = len(discover_models(SHIPPED)[0].features)
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/v1/predict",
+            json={"features": [0.5] * n, "model": "v1"},
+            headers={"X-API-Key": "cli-key"},
+            timeout=10,
+        )
+        assert response.status_code == 200 and response.json()["version"] == "v1"
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0 and time.monotonic() - started < 60
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,64 @@
+"""Test doubles for the serve unit tests: a linear "model" and an in-memory feature source.
+
+The integration tests use the real models (models/shipped) and a real FeatureTracker instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.errors import ModelInputError
+
+
+@dataclass(frozen=True)
+class Pred:
+    label: int
+    probability_up: float
+
+
+class LinearModel:
+    """Stands in for models.runtime.LoadedModel: logistic of a weighted sum."""
+
+    def __init__(self, version: str, weights: tuple[float, ...] = (1.0, -1.0, 0.5)) -> None:
+        self.name, self.version = "direction", version
+        self.features = tuple(f"f{i}" for i in range(len(weights)))
+        self.card = {"name": self.name, "version": version, "features": list(self.features)}
+        self._w = np.asarray(weights, dtype=np.float32)
+
+    def vectorize(self, values: Mapping[str, float | int | None]) -> np.ndarray:
+        missing = [f for f in self.features if f not in values]
+        if missing:
+            raise ModelInputError(f"missing feature {missing[0]!r}")
+        return np.asarray([values[f] or 0.0 for f in self.features], dtype=np.float32)
+
+    def predict_matrix(self, x: np.ndarray) -> list[Pred]:
+        out = []
+        for z in x @ self._w:
+            p = 1.0 / (1.0 + math.exp(-float(z)))
+            out.append(Pred(int(p > 0.5), p))
+        return out
+
+
+@dataclass(frozen=True)
+class Vector:
+    venue: str
+    symbol: str
+    t_ns: int
+    values: dict
+
+
+class DictFeatureSource:
+    """Fixed vectors by (venue, symbol)."""
+
+    def __init__(self, vectors: dict[tuple[str, str], Vector]) -> None:
+        self.vectors = vectors
+
+    def vector(self, venue: str, symbol: str) -> Vector | None:
+        return self.vectors.get((venue, symbol))
+
+    def instruments(self) -> list[tuple[str, str]]:
+        return sorted(self.vectors)
