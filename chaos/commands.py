@@ -65,7 +65,13 @@ def register_proxy(subparsers: Any) -> None:
     parser.set_defaults(func=run_proxy)
 
 
-SUBCOMMANDS: tuple[Callable[[Any], None], ...] = (register_proxy,)
+def register_run(subparsers: Any) -> None:
+    from chaos.scenarios.commands import register_run as register
+
+    register(subparsers)
+
+
+SUBCOMMANDS: tuple[Callable[[Any], None], ...] = (register_proxy, register_run)
 
 
 def run_proxy(args: argparse.Namespace) -> int:

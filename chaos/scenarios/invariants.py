@@ -1,0 +1,91 @@
+"""The guarantees a chaos run is judged by, each a pure function of what the run observed.
+
+They are separate from the runner so a test can hand them a run with a planted defect (a store
+with a doubled or a missing trade) and see the matching check fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from chaos.scenarios.base import Slo
+from mdc.verify import VerifyReport
+
+
+@dataclass(frozen=True)
+class InvariantResult:
+    name: str
+    ok: bool
+    detail: str
+
+
+def trades_exactly_once(report: VerifyReport, min_trades: int = 1) -> InvariantResult:
+    ok = (
+        report.trades_found >= min_trades
+        and report.trades_missing == 0
+        and report.trades_duplicated == 0
+        and report.trades_wrong == 0
+    )
+    return InvariantResult(
+        "every published trade stored exactly once",
+        ok,
+        f"{report.trades_found} of {report.trades_expected} found, "
+        f"{report.trades_missing} missing, {report.trades_duplicated} duplicated, "
+        f"{report.trades_wrong} wrong (at least {min_trades} needed)",
+    )
+
+
+def books_exact(report: VerifyReport, min_states: int = 1) -> InvariantResult:
+    ok = report.book_states_checked >= min_states and report.book_mismatches == 0
+    return InvariantResult(
+        "books exact outside recorded gaps",
+        ok,
+        f"{report.book_states_checked} in-sync states compared, {report.book_mismatches} "
+        f"differed, {report.book_gaps} gaps recorded (at least {min_states} needed)",
+    )
+
+
+def nothing_acknowledged_lost(
+    drained: Mapping[str, bool], dlq_by_state: Mapping[str, int]
+) -> InvariantResult:
+    """Every producer's batches were acknowledged (after fsync) by the stop, and nothing is left
+    in the dead letter queue that retries have not brought into the store."""
+    undrained = sorted(name for name, ok in drained.items() if not ok)
+    waiting = {state: n for state, n in dlq_by_state.items() if state in ("pending", "parked")}
+    return InvariantResult(
+        "no acknowledged event lost, nothing left in the DLQ",
+        bool(drained) and not undrained and not any(waiting.values()),
+        f"producers not drained: {undrained or 'none'}; DLQ waiting: {waiting or 'none'}",
+    )
+
+
+def memory_bounded(peak_rss_mb: Mapping[str, float], slo: Slo) -> InvariantResult:
+    over = {name: mb for name, mb in peak_rss_mb.items() if mb > slo.max_actor_rss_mb}
+    top = max(peak_rss_mb.items(), key=lambda item: item[1], default=("none", 0.0))
+    return InvariantResult(
+        f"memory bounded (each actor under {slo.max_actor_rss_mb:g} MB RSS)",
+        bool(peak_rss_mb) and not over,
+        f"largest peak {top[0]} {top[1]:.0f} MB; over the limit: {over or 'none'}",
+    )
+
+
+def recovered_in_time(recovery_s: Mapping[str, float | None], slo: Slo) -> InvariantResult:
+    late = {step: s for step, s in recovery_s.items() if s is None or s > slo.max_recovery_s}
+    worst = max((s for s in recovery_s.values() if s is not None), default=0.0)
+    return InvariantResult(
+        f"recovered within {slo.max_recovery_s:g} s of every heal",
+        not late,
+        f"slowest recovery {worst:.1f} s; late or never: {late or 'none'}",
+    )
+
+
+def prediction_slo(
+    requests: int, error_rate: float, p99_ms: float | None, slo: Slo
+) -> InvariantResult:
+    ok = requests > 0 and error_rate <= slo.max_error_rate and (p99_ms or 0.0) <= slo.max_p99_ms
+    return InvariantResult(
+        f"prediction API: errors <= {slo.max_error_rate:.1%}, p99 <= {slo.max_p99_ms:g} ms",
+        ok,
+        f"{requests} requests, error rate {error_rate:.2%}, p99 {p99_ms} ms",
+    )
