@@ -137,12 +137,20 @@ class BookActor:
         self, venue: str, symbol: str, t_ns: int | None = None
     ) -> FeatureVector | None:
         """The instrument's features as of `t_ns` (default: its latest event); None when it is
-        not an instrument of ours."""
+        not an instrument of ours. One of ours with no events yet (a fresh incarnation) has
+        every feature unknown, which is not the same as not ours."""
         async with self._lock:
-            return self.features.vector(venue, symbol, t_ns)
+            vector = self.features.vector(venue, symbol, t_ns)
+        if vector is None and (venue, symbol) in self._instruments():
+            unknown = dict.fromkeys(self.features.config.names)
+            vector = FeatureVector(venue, symbol, t_ns or time.time_ns(), unknown)
+        return vector
 
     async def feature_instruments(self) -> list[tuple[str, str]]:
-        return self.features.instruments()
+        return sorted(set(self.features.instruments()) | self._instruments())
+
+    def _instruments(self) -> set[tuple[str, str]]:
+        return {(self.venue.name, symbol) for symbol in self.session_config.symbols}
 
     async def ping(self) -> dict:
         return {

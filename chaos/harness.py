@@ -241,7 +241,15 @@ async def recover(supervisor: Supervisor, settle_events: int, timeout_s: float =
     took += await wait_until(
         await every_provider_streaming(supervisor), timeout_s, "every provider streaming again"
     )
-    after = await stored_events(supervisor)
+    counted: list[int] = []
+
+    async def writer_answers() -> bool:
+        with contextlib.suppress(RayActorError):  # it died just now: the supervisor will see
+            counted.append(await stored_events(supervisor))
+        return bool(counted)
+
+    took += await wait_until(writer_answers, timeout_s, "the writer answering")
+    after = counted[0]
     return took + await wait_until(
         storing_more_than(supervisor, after + settle_events),
         timeout_s,
