@@ -67,6 +67,14 @@ class Book:
         asks = self.asks
         return [(p, asks[p]) for p in self._ask_prices[:n]]
 
+    def bid_prices(self, n: int) -> list[Decimal]:
+        """The best `n` bid prices, best first."""
+        return self._bid_prices[: -n - 1 : -1]
+
+    def ask_prices(self, n: int) -> list[Decimal]:
+        """The best `n` ask prices, best first."""
+        return self._ask_prices[:n]
+
     def top(self, n: int | None = None) -> tuple[list[Level], list[Level]]:
         return self.top_bids(n), self.top_asks(n)
 

@@ -105,7 +105,7 @@ class BookSync:
     def on_event(self, event: Event) -> list[Event]:
         """Feed a BookSnapshot, BookDelta or Gap; returns the Gap events this derives."""
         if type(event) is BookDelta:
-            return self._on_delta(event)
+            return self.on_delta(event)
         if isinstance(event, BookSnapshot):
             return self._on_snapshot(event)
         if isinstance(event, Gap) and event.stream in ("book", "connection"):
@@ -178,10 +178,11 @@ class BookSync:
         buffered, self._buffer = list(self._buffer), deque(maxlen=self._buffer.maxlen)
         out: list[Event] = []
         for delta in buffered:
-            out.extend(self._on_delta(delta))
+            out.extend(self.on_delta(delta))
         return out
 
-    def _on_delta(self, delta: BookDelta) -> list[Event]:
+    def on_delta(self, delta: BookDelta) -> list[Event]:
+        """`on_event` for a BookDelta (the hot path, without the type dispatch)."""
         if self.state is not SyncState.LIVE:
             if not self._snapshot_requested:
                 self._request("initial snapshot")
@@ -317,7 +318,8 @@ class TradeSync:
         if tid is None:
             return [trade]
         if self.last_id is None or tid == self.last_id + 1:
-            self._advance(trade)
+            self.last_id = tid
+            self.last_ts_event = trade.ts_event
             return [trade]
         if tid > self.last_id + 1:
             gap = Gap(

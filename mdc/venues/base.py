@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from mdc.errors import ConfigError, IllegalTransition, MalformedMessage, VenueRejected
 from mdc.events import BookDelta, BookSnapshot, Event, Gap, Status, Trade
 from mdc.sync import BookRules, BookSync, FetchTrades, NeedSnapshot, TradeSync
@@ -49,9 +51,9 @@ class VenueError:
     permanent: bool
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionSequence:
-    """A per-connection message counter (Coinbase Advanced Trade `sequence_num`)."""
+class ConnectionSequence(msgspec.Struct, frozen=True, gc=False):
+    """A per-connection message counter (Coinbase Advanced Trade `sequence_num`); a Struct, as it
+    is built for every Advanced Trade message (a frozen dataclass costs several times more)."""
 
     value: int
 
@@ -216,14 +218,19 @@ class Session:
         self.last_trade_ts: dict[str, int] = {}
         self._backfill_by_time = False
         self._outbox = _Outbox()
+        self._consecutive_ids = venue.consecutive_trade_ids
         self._reconciles = not venue.consecutive_trade_ids and config.reconcile_s is not None
         self._next_reconcile_ns = 0
         self._reconcile_from: dict[str, int] = {}
         self._recent_trades: OrderedDict[tuple, None] = OrderedDict()
-        # Hot path: one dict lookup by event type instead of an isinstance chain per message.
-        self._routes: dict[type, Callable[[Any], list[Event]]] = {Trade: self._on_trade}
+        # Hot path: one dict lookup by item type instead of an isinstance chain per item.
+        self._routes: dict[type, Callable[[Any, int], list[Event]]] = {
+            Trade: self._on_trade,
+            ConnectionSequence: self._on_connection_sequence,
+        }
         if track_books:
-            self._routes[BookSnapshot] = self._routes[BookDelta] = self._on_book_event
+            self._routes[BookSnapshot] = self._on_book_event
+            self._routes[BookDelta] = self._on_book_delta
 
     def outbox(self) -> list[Outgoing]:
         self._collect_requests()
@@ -251,7 +258,7 @@ class Session:
         for item in self.venue.decode(data, now_ns):
             route = routes.get(type(item))
             if route is not None:
-                out += route(item)
+                out += route(item, now_ns)
             elif isinstance(item, Event):
                 out.append(item)
             else:
@@ -267,11 +274,11 @@ class Session:
                 permanent=status in (401, 403),
             )
         if request.purpose == "snapshot":
-            return self._on_event(self.venue.decode_snapshot(request, body, now_ns))
+            return self._on_event(self.venue.decode_snapshot(request, body, now_ns), now_ns)
         batch = self.venue.decode_trades(request, body, now_ns)
         out: list[Event] = []
         for trade in batch.trades:
-            out.extend(self._on_trade(trade))
+            out.extend(self._on_trade(trade, now_ns))
         if batch.next_request is not None:
             self._outbox.items.append(batch.next_request)
         return out
@@ -293,18 +300,24 @@ class Session:
         self._go(Phase.STREAMING)
         self._send(self.venue.on_open_messages(self.config))
 
-    def _on_event(self, event: Event) -> list[Event]:
+    def _on_event(self, event: Event, now_ns: int) -> list[Event]:
         route = self._routes.get(type(event))
-        return [event] if route is None else route(event)
+        return [event] if route is None else route(event, now_ns)
 
-    def _on_book_event(self, event: BookSnapshot | BookDelta) -> list[Event]:
+    def _on_book_event(self, event: BookSnapshot, now_ns: int) -> list[Event]:
         sync = self.books.get(event.symbol) or self._book(event.symbol)
         gaps = sync.on_event(event)
         return [event, *gaps] if gaps else [event]
 
-    def _on_trade(self, trade: Trade) -> list[Event]:
-        if self.venue.consecutive_trade_ids:
-            return self.trade_sync(trade.symbol).on_trade(trade)
+    def _on_book_delta(self, delta: BookDelta, now_ns: int) -> list[Event]:
+        sync = self.books.get(delta.symbol) or self._book(delta.symbol)
+        gaps = sync.on_delta(delta)
+        return [delta, *gaps] if gaps else [delta]
+
+    def _on_trade(self, trade: Trade, now_ns: int) -> list[Event]:
+        if self._consecutive_ids:
+            sync = self.trades.get(trade.symbol) or self.trade_sync(trade.symbol)
+            return sync.on_trade(trade)
         # No ids to follow: drop what we already have (a backfill or reconciliation overlaps the
         # live stream), bounded to the most recent trades.
         key = (trade.symbol, trade.exchange, trade.trade_id, trade.ts_event)
@@ -389,8 +402,6 @@ class Session:
                 return [self._status("subscribed", now_ns, item.detail), *gaps]
             case VenueError():
                 return self._on_venue_error(item, now_ns)
-            case ConnectionSequence():
-                return self._on_sequence(item.value, now_ns)
             case Heartbeat():
                 self._on_heartbeat(item)
         return []
@@ -414,8 +425,9 @@ class Session:
             self._go(Phase.FAILED)
         return [self._status("failed", now_ns, detail)]
 
-    def _on_sequence(self, value: int, now_ns: int) -> list[Event]:
+    def _on_connection_sequence(self, item: ConnectionSequence, now_ns: int) -> list[Event]:
         """A per-connection counter: any jump means some message (book or trade) was lost."""
+        value = item.value
         last, self.last_sequence = self.last_sequence, value
         if last is None or value == last + 1:
             return []

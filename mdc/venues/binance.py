@@ -9,7 +9,7 @@ snapshot procedure is the SequenceRules straddle rule.
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 import msgspec
 
@@ -25,6 +25,7 @@ from mdc.venues.base import (
     Venue,
     VenueError,
 )
+from mdc.venues.decimals import DecimalTexts, Price, PriceLevel, TextDecoder
 
 MS = 1_000_000
 NAME = "binance"
@@ -86,7 +87,7 @@ KLINE_SECONDS = {
 class _Trade(msgspec.Struct, gc=False):
     s: str
     t: int
-    p: Decimal
+    p: Price
     q: Decimal
     T: int
     m: bool
@@ -95,7 +96,7 @@ class _Trade(msgspec.Struct, gc=False):
 class _AggTrade(msgspec.Struct, gc=False):
     s: str
     a: int
-    p: Decimal
+    p: Price
     q: Decimal
     T: int
     m: bool
@@ -106,16 +107,16 @@ class _Depth(msgspec.Struct, gc=False):
     s: str
     U: int
     u: int
-    b: tuple[Level, ...]
-    a: tuple[Level, ...]
+    b: tuple[PriceLevel, ...]
+    a: tuple[PriceLevel, ...]
 
 
 class _BookTicker(msgspec.Struct, gc=False):
     u: int
     s: str
-    b: Decimal
+    b: Price
     B: Decimal
-    a: Decimal
+    a: Price
     A: Decimal
     E: int | None = None
     T: int | None = None
@@ -179,8 +180,8 @@ class _ErrorBody(msgspec.Struct, gc=False):
     msg: str
 
 
-def _aggressor(buyer_is_maker: bool) -> str:
-    return "sell" if buyer_is_maker else "buy"
+_AGGRESSOR = ("buy", "sell")
+"""Indexed by `m` (the buyer was the maker): then the aggressor sold."""
 
 
 class Binance(Venue):
@@ -194,17 +195,18 @@ class Binance(Venue):
     def __init__(self) -> None:
         self._envelope = msgspec.json.Decoder(_Envelope)
         self._payloads = {
-            "trade": (msgspec.json.Decoder(_Trade), self._trade),
-            "aggTrade": (msgspec.json.Decoder(_AggTrade), self._agg_trade),
-            "depthUpdate": (msgspec.json.Decoder(_Depth), self._depth),
-            "bookTicker": (msgspec.json.Decoder(_BookTicker), self._book_ticker),
-            "kline": (msgspec.json.Decoder(_KlineEvent), self._kline),
+            "trade": (TextDecoder(_Trade), self._trade),
+            "aggTrade": (TextDecoder(_AggTrade), self._agg_trade),
+            "depthUpdate": (TextDecoder(_Depth), self._depth),
+            "bookTicker": (TextDecoder(_BookTicker), self._book_ticker),
+            "kline": (TextDecoder(_KlineEvent), self._kline),
         }
         self._framed = {
-            kind: (msgspec.json.Decoder(_frame_of(decoder.type)), build)
+            kind: (TextDecoder(_frame_of(decoder.type)), build)
             for kind, (decoder, build) in self._payloads.items()
         }
-        self._framed_by_stream: dict[bytes, tuple[msgspec.json.Decoder, Callable]] = {}
+        self._by_stream: dict[bytes, tuple[Callable, Callable]] = {}
+        self._dec = DecimalTexts()
         self._snapshot = msgspec.json.Decoder(_DepthSnapshot)
         self._history = msgspec.json.Decoder(list[_HistoricalTrade])
         self._rest_agg = msgspec.json.Decoder(list[_RestAggTrade])
@@ -213,9 +215,18 @@ class Binance(Venue):
     # -- websocket -------------------------------------------------------------------------
 
     def decode(self, data: bytes, ts_recv: int) -> list[Event | Control]:
-        fast = self._decode_framed(data, ts_recv)
-        if fast is not None:
-            return fast
+        """Hot path: a combined-stream frame decodes in one pass (frame and payload together),
+        routed by peeking at its stream name; anything that fails there takes the general path,
+        which decodes the envelope first and the payload second."""
+        if data.startswith(b'{"stream":"'):
+            route = self._by_stream.get(data[11 : data.find(b'"', 11)]) or self._learn(data)
+            if route is not None:
+                try:
+                    event = route[1](route[0](data).data, ts_recv)
+                except (msgspec.DecodeError, InvalidOperation):
+                    pass
+                else:
+                    return [] if event is None else [event]
         try:
             env = self._envelope.decode(data)
             if env.data:
@@ -227,33 +238,25 @@ class Binance(Venue):
             raise self.malformed(str(exc), data) from exc
         return self._control(env, data)
 
-    def _decode_framed(self, data: bytes, ts_recv: int) -> list[Event] | None:
-        """One-pass decode of a combined-stream frame, routed by peeking at its stream name.
-
-        Decoding the envelope first and the payload second costs two passes; this is the hot path.
-        Anything unexpected falls back to the general path (None).
-        """
-        if not data.startswith(_STREAM_PREFIX):
-            return None
+    def _learn(self, data: bytes) -> tuple[Callable, Callable] | None:
+        """The one-pass route for a stream name not seen before (remembered, bounded)."""
         stream = data[len(_STREAM_PREFIX) : data.find(b'"', len(_STREAM_PREFIX))]
-        framed = self._framed_by_stream.get(stream)
+        framed = self._framed.get(_stream_kind(stream.decode()))
         if framed is None:
-            framed = self._framed.get(_stream_kind(stream.decode()))
-            if framed is None:
-                return None
-            if len(self._framed_by_stream) < 10_000:
-                self._framed_by_stream[stream] = framed
-        try:
-            event = framed[1](framed[0].decode(data).data, ts_recv)
-        except msgspec.DecodeError:
             return None
-        return [] if event is None else [event]
+        route = (framed[0].fast, framed[1])
+        if len(self._by_stream) < 10_000:
+            self._by_stream[stream] = route
+        return route
 
     def _payload(self, kind: str, raw: bytes | msgspec.Raw, ts_recv: int) -> list[Event]:
         if kind not in self._payloads:
             raise KeyError(f"unsupported stream or event type {kind!r}")
         decoder, build = self._payloads[kind]
-        event = build(decoder.decode(raw), ts_recv)
+        try:
+            event = build(decoder.decode(raw), ts_recv)
+        except InvalidOperation:  # a bad decimal text: the strict decoder names it
+            event = build(decoder.strict(raw), ts_recv)
         return [] if event is None else [event]
 
     def _control(self, env: _Envelope, data: bytes) -> list[Event | Control]:
@@ -269,56 +272,27 @@ class Binance(Venue):
         raise self.malformed("neither a stream payload, an ack nor an error", data)
 
     def _trade(self, m: _Trade, ts_recv: int) -> Trade:
-        return Trade(
-            NAME,
-            (self._symbols.get(m.s) or self.symbol(m.s)),
-            m.T * MS,
-            ts_recv,
-            m.p,
-            m.q,
-            _aggressor(m.m),
-            m.t,
-        )
+        dec = self._dec
+        return Trade(NAME, self._symbols.get(m.s) or self.symbol(m.s), m.T * MS, ts_recv,
+                     dec[m.p], m.q, _AGGRESSOR[m.m], m.t)  # fmt: skip
 
     def _agg_trade(self, m: _AggTrade, ts_recv: int) -> Trade:
-        return Trade(
-            NAME,
-            (self._symbols.get(m.s) or self.symbol(m.s)),
-            m.T * MS,
-            ts_recv,
-            m.p,
-            m.q,
-            _aggressor(m.m),
-            m.a,
-            aggregate=True,
-        )
+        dec = self._dec
+        return Trade(NAME, self._symbols.get(m.s) or self.symbol(m.s), m.T * MS, ts_recv,
+                     dec[m.p], m.q, _AGGRESSOR[m.m], m.a, aggregate=True)  # fmt: skip
 
     def _depth(self, m: _Depth, ts_recv: int) -> BookDelta:
-        return BookDelta(
-            NAME,
-            (self._symbols.get(m.s) or self.symbol(m.s)),
-            m.E * MS,
-            ts_recv,
-            m.b,
-            m.a,
-            m.U,
-            m.u,
-        )
+        dec = self._dec
+        return BookDelta(NAME, self._symbols.get(m.s) or self.symbol(m.s), m.E * MS, ts_recv,
+                         tuple([(dec[p], q) for p, q in m.b]),
+                         tuple([(dec[p], q) for p, q in m.a]), m.U, m.u)  # fmt: skip
 
     def _book_ticker(self, m: _BookTicker, ts_recv: int) -> Quote:
         # Spot bookTicker carries no time; the receive time stands in for it.
         ts_event = (m.T or m.E) * MS if (m.T or m.E) else ts_recv
-        return Quote(
-            NAME,
-            (self._symbols.get(m.s) or self.symbol(m.s)),
-            ts_event,
-            ts_recv,
-            m.b,
-            m.B,
-            m.a,
-            m.A,
-            update_id=m.u,
-        )
+        dec = self._dec
+        return Quote(NAME, self._symbols.get(m.s) or self.symbol(m.s), ts_event, ts_recv,
+                     dec[m.b], m.B, dec[m.a], m.A, update_id=m.u)  # fmt: skip
 
     def _kline(self, m: _KlineEvent, ts_recv: int) -> Bar | None:
         """Only a closed kline is a bar; the updates before it are provisional and not stored."""
@@ -328,20 +302,8 @@ class Binance(Venue):
         if k.i not in KLINE_SECONDS:
             raise KeyError(f"unsupported kline interval {k.i!r}")
         vwap = k.q / k.v if k.q is not None and k.v else None
-        return Bar(
-            NAME,
-            (self._symbols.get(m.s) or self.symbol(m.s)),
-            k.t * MS,
-            ts_recv,
-            k.o,
-            k.h,
-            k.l,
-            k.c,
-            k.v,
-            KLINE_SECONDS[k.i],
-            k.n,
-            vwap,
-        )
+        return Bar(NAME, self._symbols.get(m.s) or self.symbol(m.s), k.t * MS, ts_recv, k.o, k.h,
+                   k.l, k.c, k.v, KLINE_SECONDS[k.i], k.n, vwap)  # fmt: skip
 
     def symbol(self, wire: str) -> str:
         """'BTCUSDT' -> 'BTC-USDT' (by the longest known quote asset suffix)."""
@@ -403,7 +365,7 @@ class Binance(Venue):
                 ts_recv,
                 r.price,
                 r.qty,
-                _aggressor(r.isBuyerMaker),
+                _AGGRESSOR[r.isBuyerMaker],
                 r.id,
             )
             for r in rows
@@ -417,7 +379,7 @@ class Binance(Venue):
         except msgspec.DecodeError as exc:
             raise self.malformed(f"aggTrades: {exc}", body) from exc
         return [
-            Trade(NAME, symbol, r.T * MS, ts_recv, r.p, r.q, _aggressor(r.m), r.a, aggregate=True)
+            Trade(NAME, symbol, r.T * MS, ts_recv, r.p, r.q, _AGGRESSOR[r.m], r.a, aggregate=True)
             for r in rows
         ]
 

@@ -14,8 +14,7 @@ fresh snapshot), reset by `on_open_messages`: use one instance per connection.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from decimal import Decimal
-from typing import Literal
+from decimal import Decimal, InvalidOperation
 
 import msgspec
 
@@ -35,6 +34,25 @@ from mdc.venues.base import (
     Venue,
     VenueError,
 )  # fmt: skip
+from mdc.venues.coinbase_wire import (
+    AtBare,
+    AtBook,
+    AtLevel,
+    AtSubscriptions,
+    AtTickers,
+    AtTrades,
+    Envelope,
+    Error,
+    ExHeartbeat,
+    ExSubscriptions,
+    L2Update,
+    Match,
+    RestBook,
+    RestTrade,
+    Snapshot,
+    Ticker,
+)
+from mdc.venues.decimals import DecimalTexts, TextDecoder
 
 NAME = "coinbase"
 HISTORY_LIMIT = 100
@@ -44,151 +62,9 @@ EXCHANGE_CHANNELS = ("level2", "matches", "ticker", "heartbeat")
 MAX_TRACKED = 10_000
 Items = list[Event | Control]
 
-# -- Exchange ws-feed ---------------------------------------------------------------------------
-
-
-class _Match(msgspec.Struct, gc=False):
-    trade_id: int
-    side: Literal["buy", "sell"]
-    size: Decimal
-    price: Decimal
-    product_id: str
-    sequence: int
-    time: str
-
-
-class _Ticker(msgspec.Struct, gc=False):
-    sequence: int
-    product_id: str
-    time: str | None = None
-    best_bid: Decimal | None = None
-    best_bid_size: Decimal | None = None
-    best_ask: Decimal | None = None
-    best_ask_size: Decimal | None = None
-
-
-class _Snapshot(msgspec.Struct, gc=False):
-    product_id: str
-    bids: tuple[Level, ...]
-    asks: tuple[Level, ...]
-    time: str | None = None
-
-
-class _L2Update(msgspec.Struct, gc=False):
-    product_id: str
-    changes: tuple[tuple[Literal["buy", "sell"], Decimal, Decimal], ...]
-    time: str
-
-
-class _ExHeartbeat(msgspec.Struct, gc=False):
-    sequence: int
-    last_trade_id: int
-    product_id: str
-
-
-class _ExChannel(msgspec.Struct, gc=False):
-    name: str
-    product_ids: list[str] | None = None
-
-
-class _ExSubscriptions(msgspec.Struct, gc=False):
-    channels: list[_ExChannel]
-
-
-class _Error(msgspec.Struct, gc=False):
-    message: str
-    reason: str = ""
-
-
-# -- Advanced Trade -----------------------------------------------------------------------------
-
-
-class _AtLevel(msgspec.Struct, gc=False):
-    side: Literal["bid", "offer"]
-    price_level: Decimal
-    new_quantity: Decimal
-    event_time: str | None = None
-
-
-class _AtBookEvent(msgspec.Struct, gc=False):
-    type: Literal["snapshot", "update"]
-    product_id: str
-    updates: tuple[_AtLevel, ...]
-
-
-class _AtTrade(msgspec.Struct, gc=False):
-    trade_id: str
-    product_id: str
-    price: Decimal
-    size: Decimal
-    side: Literal["BUY", "SELL"]
-    time: str
-
-
-class _AtTradeEvent(msgspec.Struct, gc=False):
-    trades: tuple[_AtTrade, ...]
-
-
-class _AtTicker(msgspec.Struct, gc=False):
-    product_id: str
-    best_bid: Decimal | None = None
-    best_bid_quantity: Decimal | None = None
-    best_ask: Decimal | None = None
-    best_ask_quantity: Decimal | None = None
-
-
-class _AtTickerEvent(msgspec.Struct, gc=False):
-    tickers: tuple[_AtTicker, ...]
-
-
-class _AtSubscriptionsEvent(msgspec.Struct, gc=False):
-    subscriptions: dict[str, list[str]]
-
-
-def _at_envelope(name: str, event: type | None) -> type:
-    """An AT envelope whose `events` decode as `event` in the same pass (None: not decoded)."""
-    fields: list[tuple] = [("timestamp", str), ("sequence_num", int)]
-    if event is not None:
-        fields.append(("events", tuple[event, ...]))
-    return msgspec.defstruct(name, fields, gc=False)
-
-
-_AtBook = _at_envelope("_AtBook", _AtBookEvent)
-_AtTrades = _at_envelope("_AtTrades", _AtTradeEvent)
-_AtTickers = _at_envelope("_AtTickers", _AtTickerEvent)
-_AtSubscriptions = _at_envelope("_AtSubscriptions", _AtSubscriptionsEvent)
-_AtBare = _at_envelope("_AtBare", None)
-
-
-class _Envelope(msgspec.Struct, gc=False):
-    """Only what routes a message whose first key is not `type` or `channel`."""
-
-    type: str | None = None
-    channel: str | None = None
-
-
-# -- REST ---------------------------------------------------------------------------------------
-
-
-class _RestTrade(msgspec.Struct, gc=False):
-    trade_id: int | str
-    side: Literal["buy", "sell"]
-    size: Decimal
-    price: Decimal
-    time: str
-
-
-class _RestBook(msgspec.Struct, gc=False):
-    sequence: int
-    bids: tuple[tuple[Decimal, Decimal, int], ...]
-    asks: tuple[tuple[Decimal, Decimal, int], ...]
-    time: str | None = None
-
-
 _OPPOSITE: dict[str, Side] = {"buy": "sell", "sell": "buy"}
 _TAKER: dict[str, Side] = {"BUY": "buy", "SELL": "sell"}
-_TYPE_PREFIX = b'{"type":"'
-_CHANNEL_PREFIX = b'{"channel":"'
+_FRACTION_SCALE = [10 ** (9 - digits) for digits in range(10)]
 
 
 class _Malformed(ValueError):
@@ -206,22 +82,23 @@ class _Timestamps:
     def __call__(self, text: str) -> int:
         frac = text[20:-1]
         if text[19:20] == "." and text[-1:] == "Z" and 0 < len(frac) <= 9 and frac.isdigit():
-            return self._whole(text[:19]) + int(frac.ljust(9, "0"))
+            whole = self._seconds.get(text[:19])
+            if whole is None:
+                whole = self._whole(text[:19])
+            return whole + int(frac) * _FRACTION_SCALE[len(frac)]
         try:
             return parse_rfc3339_ns(text)
         except BadTimestamp as exc:
             raise _Malformed(str(exc)) from exc
 
     def _whole(self, head: str) -> int:
-        known = self._seconds.get(head)
-        if known is None:
-            try:
-                known = parse_rfc3339_ns(head + "Z")
-            except BadTimestamp as exc:
-                raise _Malformed(str(exc)) from exc
-            if len(self._seconds) >= self._size:
-                self._seconds.clear()
-            self._seconds[head] = known
+        try:
+            known = parse_rfc3339_ns(head + "Z")
+        except BadTimestamp as exc:
+            raise _Malformed(str(exc)) from exc
+        if len(self._seconds) >= self._size:
+            self._seconds.clear()
+        self._seconds[head] = known
         return known
 
 
@@ -239,13 +116,22 @@ def _by_id(trade: Trade) -> int:
 
 
 def _split(
-    levels: Iterable[tuple[str, Decimal, Decimal]], bid: str
+    levels: Iterable[tuple[str, str, Decimal]], dec: DecimalTexts
 ) -> tuple[tuple[Level, ...], ...]:
-    """(side, price, size) rows -> (bids, asks)."""
+    """Exchange (side, price, size) rows -> (bids, asks)."""
     bids: list[Level] = []
     asks: list[Level] = []
     for side, price, size in levels:
-        (bids if side == bid else asks).append((price, size))
+        (bids if side == "buy" else asks).append((dec[price], size))
+    return tuple(bids), tuple(asks)
+
+
+def _split_at(levels: Iterable[AtLevel], dec: DecimalTexts) -> tuple[tuple[Level, ...], ...]:
+    """Advanced Trade levels -> (bids, asks)."""
+    bids: list[Level] = []
+    asks: list[Level] = []
+    for level in levels:
+        (bids if level.side == "bid" else asks).append((dec[level.price_level], level.new_quantity))
     return tuple(bids), tuple(asks)
 
 
@@ -257,34 +143,35 @@ class Coinbase(Venue):
     consecutive_trade_ids = True
 
     def __init__(self) -> None:
-        def route(struct: type, build: Callable) -> tuple[msgspec.json.Decoder, Callable]:
-            return msgspec.json.Decoder(struct), build
+        def route(struct: type, build: Callable) -> tuple[TextDecoder, Callable]:
+            return TextDecoder(struct), build
 
         self._types: dict[bytes, tuple[msgspec.json.Decoder, Callable]] = {
-            b"match": route(_Match, self._match),
-            b"last_match": route(_Match, self._match),
-            b"ticker": route(_Ticker, self._ticker),
-            b"snapshot": route(_Snapshot, self._snapshot),
-            b"l2update": route(_L2Update, self._l2update),
-            b"heartbeat": route(_ExHeartbeat, self._heartbeat),
-            b"subscriptions": route(_ExSubscriptions, self._subscriptions),
-            b"error": route(_Error, self._error),
+            b"match": route(Match, self._match),
+            b"last_match": route(Match, self._match),
+            b"ticker": route(Ticker, self._ticker),
+            b"snapshot": route(Snapshot, self._snapshot),
+            b"l2update": route(L2Update, self._l2update),
+            b"heartbeat": route(ExHeartbeat, self._heartbeat),
+            b"subscriptions": route(ExSubscriptions, self._subscriptions),
+            b"error": route(Error, self._error),
         }
         self._channels: dict[bytes, tuple[msgspec.json.Decoder, Callable]] = {
-            b"l2_data": route(_AtBook, self._at(self._at_book)),
-            b"market_trades": route(_AtTrades, self._at(self._at_trades)),
-            b"ticker": route(_AtTickers, self._at(self._at_tickers)),
-            b"ticker_batch": route(_AtTickers, self._at(self._at_tickers)),
-            b"heartbeats": route(_AtBare, self._at(lambda m, t: [Heartbeat()])),
-            b"subscriptions": route(_AtSubscriptions, self._at(self._at_subscriptions)),
+            b"l2_data": route(AtBook, self._at(self._at_book)),
+            b"market_trades": route(AtTrades, self._at(self._at_trades)),
+            b"ticker": route(AtTickers, self._at(self._at_tickers)),
+            b"ticker_batch": route(AtTickers, self._at(self._at_tickers)),
+            b"heartbeats": route(AtBare, self._at(lambda m, t: [Heartbeat()])),
+            b"subscriptions": route(AtSubscriptions, self._at(self._at_subscriptions)),
         }
         # Other channels (product `status`, ...) carry nothing for the market streams, but their
         # sequence_num counts: skipping it would look like a lost message.
-        self._other_channel = route(_AtBare, self._at(lambda m, t: []))
-        self._envelope = msgspec.json.Decoder(_Envelope)
+        self._other_channel = route(AtBare, self._at(lambda m, t: []))
+        self._envelope = msgspec.json.Decoder(Envelope)
         self._ns = _Timestamps()
-        self._rest_trades = msgspec.json.Decoder(list[_RestTrade])
-        self._rest_book = msgspec.json.Decoder(_RestBook)
+        self._dec = DecimalTexts()
+        self._rest_trades = msgspec.json.Decoder(list[RestTrade])
+        self._rest_book = msgspec.json.Decoder(RestBook)
         self._reset()
 
     def _reset(self) -> None:
@@ -296,28 +183,31 @@ class Coinbase(Venue):
     # -- websocket ---------------------------------------------------------------------------
 
     def decode(self, data: bytes, ts_recv: int) -> Items:
-        route = self._peek(data)
+        # The typed decoder named by the first key's value, peeked at without parsing.
+        if data.startswith(b'{"channel":"'):
+            route = self._channels.get(data[12 : data.find(b'"', 12)], self._other_channel)
+        elif data.startswith(b'{"type":"'):
+            route = self._types.get(data[9 : data.find(b'"', 9)])
+        else:
+            route = None
         try:
             if route is None:
                 route = self._route(self._envelope.decode(data))
                 if route is None:
                     return []
             decoder, build = route
-            return build(decoder.decode(data), ts_recv)
+            try:
+                message = decoder.fast(data)
+            except msgspec.ValidationError:  # e.g. a number for a price: the strict schema
+                message = decoder.strict(data)
+            try:
+                return build(message, ts_recv)
+            except InvalidOperation:  # a bad price text: the strict decoder names it
+                return build(decoder.strict(data), ts_recv)
         except (msgspec.DecodeError, _Malformed) as exc:
             raise self.malformed(str(exc), data) from exc
 
-    def _peek(self, data: bytes) -> tuple[msgspec.json.Decoder, Callable] | None:
-        """The typed decoder named by the first key's value, without parsing the message."""
-        if data.startswith(_TYPE_PREFIX):
-            start = len(_TYPE_PREFIX)
-            return self._types.get(data[start : data.find(b'"', start)])
-        if data.startswith(_CHANNEL_PREFIX):
-            start = len(_CHANNEL_PREFIX)
-            return self._channels.get(data[start : data.find(b'"', start)], self._other_channel)
-        return None
-
-    def _route(self, env: _Envelope) -> tuple[msgspec.json.Decoder, Callable] | None:
+    def _route(self, env: Envelope) -> tuple[TextDecoder, Callable] | None:
         """General path: unknown types are ignorable (None); no routing key at all is malformed."""
         if env.type is not None:
             return self._types.get(env.type.encode())
@@ -336,16 +226,17 @@ class Coinbase(Venue):
             self._product_seq[key] = sequence
         return True
 
-    def _match(self, m: _Match, ts_recv: int) -> Items:
+    def _match(self, m: Match, ts_recv: int) -> Items:
+        price = self._dec[m.price]
         if not self._new_sequence("matches", m.product_id, m.sequence):
             return []
         # `side` is the maker order's side; the aggressor took the other side.
         side = _OPPOSITE[m.side]
         return [
-            Trade(NAME, m.product_id, self._ns(m.time), ts_recv, m.price, m.size, side, m.trade_id)
+            Trade(NAME, m.product_id, self._ns(m.time), ts_recv, price, m.size, side, m.trade_id)
         ]
 
-    def _ticker(self, m: _Ticker, ts_recv: int) -> Items:
+    def _ticker(self, m: Ticker, ts_recv: int) -> Items:
         """Top of book only: the match with the same sequence carries the trade."""
         if not self._new_sequence("ticker", m.product_id, m.sequence):
             return []
@@ -353,13 +244,18 @@ class Coinbase(Venue):
         return [Quote(NAME, m.product_id, ts_event, ts_recv, m.best_bid, m.best_bid_size,
                       m.best_ask, m.best_ask_size, update_id=m.sequence)]  # fmt: skip
 
-    def _snapshot(self, m: _Snapshot, ts_recv: int) -> Items:
+    def _snapshot(self, m: Snapshot, ts_recv: int) -> Items:
+        dec = self._dec
+        bids = tuple([(dec[price], size) for price, size in m.bids])
+        asks = tuple([(dec[price], size) for price, size in m.asks])
         self._synced(m.product_id)
         ts_event = self._ns(m.time) if m.time else ts_recv
-        return [BookSnapshot(NAME, m.product_id, ts_event, ts_recv, m.bids, m.asks)]
+        return [BookSnapshot(NAME, m.product_id, ts_event, ts_recv, bids, asks)]
 
-    def _l2update(self, m: _L2Update, ts_recv: int) -> Items:
-        bids, asks = ((), ()) if self._is_stale(m.product_id) else _split(m.changes, "buy")
+    def _l2update(self, m: L2Update, ts_recv: int) -> Items:
+        bids, asks = _split(m.changes, self._dec)
+        if self._is_stale(m.product_id):
+            bids, asks = (), ()
         return [BookDelta(NAME, m.product_id, self._ns(m.time), ts_recv, bids, asks)]
 
     def _is_stale(self, product: str) -> bool:
@@ -378,16 +274,16 @@ class Coinbase(Venue):
         if self._fresh is not None:
             self._fresh.add(product)
 
-    def _heartbeat(self, m: _ExHeartbeat, ts_recv: int) -> Items:
+    def _heartbeat(self, m: ExHeartbeat, ts_recv: int) -> Items:
         if not self._new_sequence("heartbeat", m.product_id, m.sequence):
             return []
         return [Heartbeat(m.product_id, m.last_trade_id)]
 
-    def _subscriptions(self, m: _ExSubscriptions, ts_recv: int) -> Items:
+    def _subscriptions(self, m: ExSubscriptions, ts_recv: int) -> Items:
         names = ",".join(f"{c.name}:{'|'.join(c.product_ids or ())}" for c in m.channels)
         return [Subscribed(names)]
 
-    def _error(self, m: _Error, ts_recv: int) -> Items:
+    def _error(self, m: Error, ts_recv: int) -> Items:
         text = f"{m.message}: {m.reason}" if m.reason else m.message
         # Authentication failures repeat on every retry; other errors (a bad product) are per
         # subscription and the connection stays usable.
@@ -398,50 +294,56 @@ class Coinbase(Venue):
         at or below the last one seen) is dropped whole; otherwise its ConnectionSequence comes
         first, so the Session sees a loss before the events that follow it."""
 
-        def run(m: _AtBare, ts_recv: int) -> Items:  # type: ignore[valid-type]
-            last = self._connection_seq
+        def run(m: AtBare, ts_recv: int) -> Items:  # type: ignore[valid-type]
+            last, fresh = self._connection_seq, self._fresh
             if last is not None and m.sequence_num <= last:
                 return []
             if last is not None and m.sequence_num > last + 1:
                 self._fresh = set()  # the Session invalidates every book on this gap
             self._connection_seq = m.sequence_num
-            return [ConnectionSequence(m.sequence_num), *build(m, ts_recv)]
+            try:
+                items = build(m, ts_recv)
+            except InvalidOperation:  # a bad price: the message is malformed, as if never seen
+                self._connection_seq, self._fresh = last, fresh
+                raise
+            return [ConnectionSequence(m.sequence_num), *items]
 
         return run
 
-    def _at_book(self, m: _AtBook, ts_recv: int) -> Items:  # type: ignore[valid-type]
+    def _at_book(self, m: AtBook, ts_recv: int) -> Items:  # type: ignore[valid-type]
+        dec = self._dec
+        # Every price first: a bad one must leave no trace of the message (see `_at`).
+        books = [(event, *_split_at(event.updates, dec)) for event in m.events]
         out: Items = []
-        for event in m.events:
+        for event, bids, asks in books:
             product = event.product_id
-            bids, asks = _split(((u.side, u.price_level, u.new_quantity) for u in event.updates),
-                                "bid")  # fmt: skip
             if event.type == "snapshot":
                 self._synced(product)
                 out.append(BookSnapshot(NAME, product, self._ns(m.timestamp), ts_recv, bids, asks))
             else:
                 last = event.updates[-1].event_time if event.updates else None
-                if self._is_stale(product):
-                    bids, asks = (), ()
-                out.append(
-                    BookDelta(NAME, product, self._ns(last or m.timestamp), ts_recv, bids, asks)
-                )
+                stale = self._is_stale(product)
+                out.append(BookDelta(NAME, product, self._ns(last or m.timestamp), ts_recv,
+                                     () if stale else bids, () if stale else asks))  # fmt: skip
         return out
 
-    def _at_trades(self, m: _AtTrades, ts_recv: int) -> Items:  # type: ignore[valid-type]
+    def _at_trades(self, m: AtTrades, ts_recv: int) -> Items:  # type: ignore[valid-type]
+        dec = self._dec
         out: Items = []
         for event in m.events:
             # `side` read as the taker's (aggressor's) side: the spec leaves it unverified and the
             # simulator emits the taker side. Sorted by id: snapshots list the newest first.
             trades = [
-                Trade(NAME, t.product_id, self._ns(t.time), ts_recv, t.price, t.size,
+                Trade(NAME, t.product_id, self._ns(t.time), ts_recv, dec[t.price], t.size,
                       _TAKER[t.side], _digits(t.trade_id, "trade_id"))
                 for t in event.trades
             ]  # fmt: skip
-            trades.sort(key=_by_id)
+            if len(trades) > 1:
+                trades.sort(key=_by_id)
             out.extend(trades)
         return out
 
-    def _at_tickers(self, m: _AtTickers, ts_recv: int) -> Items:  # type: ignore[valid-type]
+    def _at_tickers(self, m: AtTickers, ts_recv: int) -> Items:  # type: ignore[valid-type]
         ts_event = self._ns(m.timestamp)
         return [
             Quote(NAME, t.product_id, ts_event, ts_recv, t.best_bid, t.best_bid_quantity,
@@ -449,7 +351,7 @@ class Coinbase(Venue):
             for event in m.events for t in event.tickers
         ]  # fmt: skip
 
-    def _at_subscriptions(self, m: _AtSubscriptions, ts_recv: int) -> Items:  # type: ignore[valid-type]
+    def _at_subscriptions(self, m: AtSubscriptions, ts_recv: int) -> Items:  # type: ignore[valid-type]
         return [
             Subscribed(",".join(f"{name}:{'|'.join(ids)}" for name, ids in e.subscriptions.items()))
             for e in m.events

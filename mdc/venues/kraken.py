@@ -8,18 +8,15 @@ Kraken stops reporting levels pushed out of the subscribed depth, so the book is
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
-from decimal import Decimal
-from typing import Literal
+from decimal import InvalidOperation
 
 import msgspec
 
-from mdc.book import Book, checksum_text
 from mdc.errors import ConfigError, VenueRejected
 from mdc.events import BookDelta, BookSnapshot, Event, Level, Quote, Trade
 from mdc.sync import BookSync, ChecksumRules, FetchTrades, NeedSnapshot
-from mdc.timefmt import NS, BadTimestamp, parse_decimal_seconds_ns, parse_rfc3339_ns
+from mdc.timefmt import BadTimestamp, parse_decimal_seconds_ns, parse_rfc3339_ns
 from mdc.venues.base import (
     Connected,
     Control,
@@ -33,11 +30,30 @@ from mdc.venues.base import (
     Venue,
     VenueError,
 )  # fmt: skip
+from mdc.venues.decimals import TEXT_ERRORS, DecimalTexts, TextDecoder
+from mdc.venues.kraken_checksum import Checksum
+from mdc.venues.kraken_wire import (
+    Bare,
+    Envelope,
+    MethodResult,
+    RestDepth,
+    RestTrade,
+    RestTrades,
+    V1Book,
+    V1Level,
+    V1Spread,
+    V1Ticker,
+    V1Trade,
+    V2Book,
+    V2Status,
+    V2Ticker,
+    V2Trade,
+    v2_message,
+)
 
 NAME = "kraken"
 DEFAULT_DEPTH = 10
 DEPTHS = (10, 25, 100, 500, 1000)
-CHECKSUM_LEVELS = 10
 REST_PAGE = 1000
 # Kraken's legacy asset codes (v1 pairs and REST) against the common ones (v2, ours).
 LEGACY_ASSETS = {"XBT": "BTC", "XDG": "DOGE"}
@@ -45,177 +61,15 @@ COMMON_ASSETS = {common: legacy for legacy, common in LEGACY_ASSETS.items()}
 # Kraken's `side` is the taker's (the order that triggered the trade), i.e. the aggressor.
 V1_SIDES = {"b": "buy", "s": "sell"}
 V1_ORDER_TYPES = {"m": "market", "l": "limit"}
+_FRACTION_SCALE = [10 ** (9 - digits) for digits in range(10)]
 
 
 class _Invalid(Exception):
     """A decoded message breaks a rule the schema cannot express; `decode` makes it malformed."""
 
 
-# -- v2 wire structs -------------------------------------------------------------------------
-
-
-class _V2Level(msgspec.Struct, gc=False):
-    price: Decimal
-    qty: Decimal
-
-
-class _V2Book(msgspec.Struct, gc=False):
-    symbol: str
-    bids: list[_V2Level]
-    asks: list[_V2Level]
-    checksum: int
-    timestamp: str | None = None
-
-
-class _V2Trade(msgspec.Struct, gc=False):
-    symbol: str
-    side: Literal["buy", "sell"]
-    price: Decimal
-    qty: Decimal
-    ord_type: str
-    trade_id: int
-    timestamp: str
-
-
-class _V2Ticker(msgspec.Struct, gc=False):
-    symbol: str
-    bid: Decimal
-    bid_qty: Decimal
-    ask: Decimal
-    ask_qty: Decimal
-    timestamp: str | None = None
-
-
-class _V2Status(msgspec.Struct, gc=False):
-    system: str
-
-
-class _Bare(msgspec.Struct, gc=False):
-    """A channel message whose content we do not use (heartbeat, instrument)."""
-
-    channel: str
-
-
-def _v2_message(row: type) -> type:
-    """`{"channel", "type", "data": [row, ...]}` as one struct, so one pass decodes it all."""
-    fields = [("channel", str), ("type", Literal["snapshot", "update"]), ("data", list[row])]
-    return msgspec.defstruct(f"{row.__name__}Message", fields, gc=False)
-
-
-class _MethodResult(msgspec.Struct, gc=False):
-    channel: str | None = None
-    symbol: str | list[str] | None = None
-
-
-class _Envelope(msgspec.Struct, gc=False):
-    """Any JSON object: a v2 method response, a v1 event, or a v2 channel message (rare order)."""
-
-    channel: str | None = None
-    method: str | None = None
-    success: bool | None = None
-    error: str | None = None
-    result: _MethodResult | None = None
-    event: str | None = None
-    status: str | None = None
-    errorMessage: str | None = None  # wire name
-    channelName: str | None = None
-    pair: str | None = None
-
-
-# -- v1 wire structs: array messages [channelID, payload..., channelName, pair] --------------
-
-
-class _V1Level(msgspec.Struct, array_like=True, gc=False):
-    price: Decimal
-    qty: Decimal
-    timestamp: str
-    flag: str = ""  # "r": a level republished into scope after a removal
-
-
-class _V1Book(msgspec.Struct, gc=False):
-    as_: list[_V1Level] | None = msgspec.field(default=None, name="as")
-    bs: list[_V1Level] | None = None
-    a: list[_V1Level] = []
-    b: list[_V1Level] = []
-    c: str | None = None
-
-
-class _V1Trade(msgspec.Struct, array_like=True, gc=False):
-    price: Decimal
-    volume: Decimal
-    time: str
-    side: Literal["b", "s"]
-    order_type: Literal["m", "l"]
-    misc: str
-
-
-class _V1Spread(msgspec.Struct, array_like=True, gc=False):
-    bid: Decimal
-    ask: Decimal
-    timestamp: str
-    bid_volume: Decimal | None = None
-    ask_volume: Decimal | None = None
-
-
-class _V1Ticker(msgspec.Struct, gc=False):
-    a: tuple[Decimal, Decimal, Decimal]  # price, whole lot volume, lot volume
-    b: tuple[Decimal, Decimal, Decimal]
-
-
-# -- REST ------------------------------------------------------------------------------------
-
-
-class _RestTrade(msgspec.Struct, array_like=True, gc=False):
-    price: Decimal
-    volume: Decimal
-    time: Decimal  # a JSON number with up to 7 fraction digits
-    side: Literal["b", "s"]
-    order_type: Literal["m", "l"]
-    misc: str
-    trade_id: int
-
-
-class _RestTrades(msgspec.Struct, gc=False):
-    error: list[str]
-    result: dict[str, list[_RestTrade] | str] = {}
-
-
-class _RestLevel(msgspec.Struct, array_like=True, gc=False):
-    price: Decimal
-    volume: Decimal
-    timestamp: int
-
-
-class _RestBook(msgspec.Struct, gc=False):
-    asks: list[_RestLevel]
-    bids: list[_RestLevel]
-
-
-class _RestDepth(msgspec.Struct, gc=False):
-    error: list[str]
-    result: dict[str, _RestBook] = {}
-
-
-# -- checksum --------------------------------------------------------------------------------
-
-
-def checksum(book: Book) -> int:
-    """Kraken's CRC32 (spec 3.2): top 10 asks ascending, then top 10 bids descending, each level
-    as price digits then qty digits, '.' removed and leading zeros stripped; unsigned 32-bit."""
-    levels = book.top_asks(CHECKSUM_LEVELS) + book.top_bids(CHECKSUM_LEVELS)
-    return zlib.crc32("".join([_digits(p) + _digits(q) for p, q in levels]).encode())
-
-
-def _digits(value: Decimal) -> str:
-    """The digits as sent: `str` is the wire text unless it chose an exponent form."""
-    text = str(value)
-    if "E" in text:
-        text = checksum_text(value)
-    return text.replace(".", "").lstrip("0")
-
-
-def _levels(rows: list) -> tuple[Level, ...]:
-    return tuple([(row.price, row.qty) for row in rows])
+checksum = Checksum()
+"""Kraken's CRC32 of a book (see kraken_checksum); each connection's venue object has its own."""
 
 
 class Kraken(Venue):
@@ -226,43 +80,60 @@ class Kraken(Venue):
     consecutive_trade_ids = True  # v2 trade_id is sequential per pair; v1 trades carry none
 
     def __init__(self) -> None:
-        self._envelope = msgspec.json.Decoder(_Envelope)
+        self._envelope = msgspec.json.Decoder(Envelope)
         self._v2: dict[bytes, tuple[msgspec.json.Decoder, Callable]] = {
-            b"book": (msgspec.json.Decoder(_v2_message(_V2Book)), self._v2_book),
-            b"trade": (msgspec.json.Decoder(_v2_message(_V2Trade)), self._v2_trade),
-            b"ticker": (msgspec.json.Decoder(_v2_message(_V2Ticker)), self._v2_ticker),
-            b"status": (msgspec.json.Decoder(_v2_message(_V2Status)), self._v2_status),
-            b"heartbeat": (msgspec.json.Decoder(_Bare), lambda m, t: [Heartbeat()]),
-            b"instrument": (msgspec.json.Decoder(_Bare), lambda m, t: []),
+            b"book": (TextDecoder(v2_message(V2Book), numbers=True), self._v2_book),
+            b"trade": (TextDecoder(v2_message(V2Trade), numbers=True), self._v2_trade),
+            b"ticker": (TextDecoder(v2_message(V2Ticker)), self._v2_ticker),
+            b"status": (TextDecoder(v2_message(V2Status)), self._v2_status),
+            b"heartbeat": (TextDecoder(Bare), lambda m, t: [Heartbeat()]),
+            b"instrument": (TextDecoder(Bare), lambda m, t: []),
         }
         self._v1: dict[str, tuple[msgspec.json.Decoder, Callable]] = {
-            "book": (msgspec.json.Decoder(list[int | str | _V1Book]), self._v1_book),
-            "trade": (msgspec.json.Decoder(list[int | str | list[_V1Trade]]), self._v1_trade),
-            "spread": (msgspec.json.Decoder(list[int | str | _V1Spread]), self._v1_spread),
-            "ticker": (msgspec.json.Decoder(list[int | str | _V1Ticker]), self._v1_ticker),
+            "book": (TextDecoder(list[int | str | V1Book]), self._v1_book),
+            "trade": (TextDecoder(list[int | str | list[V1Trade]]), self._v1_trade),
+            "spread": (TextDecoder(list[int | str | V1Spread]), self._v1_spread),
+            "ticker": (TextDecoder(list[int | str | V1Ticker]), self._v1_ticker),
         }
-        self._rest_trades = msgspec.json.Decoder(_RestTrades)
-        self._rest_depth = msgspec.json.Decoder(_RestDepth)
+        self._v2_fast = {channel: (d.fast, build) for channel, (d, build) in self._v2.items()}
+        self._rest_trades = msgspec.json.Decoder(RestTrades)
+        self._rest_depth = msgspec.json.Decoder(RestDepth)
         self._symbols: dict[str, str] = {}
         self._v1_depths: dict[str, int] = {}
-        self._second = ("", 0)  # the last whole second parsed: its text and Unix seconds
+        self._second = ("", 0)  # the last whole second parsed: its text and Unix time in ns
+        self._dec = DecimalTexts()
+        self._checksum = Checksum()
 
     def _time(self, text: str | None, default: int) -> int:
         """RFC 3339 'Z' time -> ns; consecutive messages share the second, so it is parsed once."""
         if text is None:
             return default
-        head, frac = text[:19], text[20:-1]
+        frac = text[20:-1]
         if text[19:20] != "." or text[-1:] != "Z" or not (frac.isascii() and frac.isdigit()):
             return parse_rfc3339_ns(text)  # other forms, and the error for bad ones
         if len(frac) > 9:
             raise BadTimestamp(f"more than 9 fraction digits: {text!r}")
-        if head != self._second[0]:
-            self._second = (head, parse_rfc3339_ns(head + "Z") // NS)
-        return self._second[1] * NS + int(frac.ljust(9, "0"))
+        second = self._second
+        if text[:19] != second[0]:
+            second = self._second = (text[:19], parse_rfc3339_ns(text[:19] + "Z"))
+        return second[1] + int(frac) * _FRACTION_SCALE[len(frac)]
 
     # -- websocket -------------------------------------------------------------------------
 
     def decode(self, data: bytes, ts_recv: int) -> list[Event | Control]:
+        """Hot path: a v2 channel message routed by a peek at its channel and decoded in one
+        pass by the text schema; anything that fails there takes the general path, which gives
+        the venue's usual result or error (the builders change nothing but caches)."""
+        if data.startswith(b'{"channel":"'):
+            route = self._v2_fast.get(data[12 : data.find(b'"', 12)])
+            if route is not None:
+                try:
+                    return route[1](route[0](data), ts_recv)
+                except (msgspec.DecodeError, ValueError, _Invalid, InvalidOperation):
+                    pass
+        return self._decode(data, ts_recv)
+
+    def _decode(self, data: bytes, ts_recv: int) -> list[Event | Control]:
         try:
             if data[:1] == b"[":
                 return self._decode_v1(data, ts_recv)
@@ -285,20 +156,24 @@ class Kraken(Venue):
         if route is None:
             raise self.malformed(f"unknown channel {channel.decode(errors='replace')!r}", data)
         decoder, build = route
-        return build(decoder.decode(data), ts_recv)
+        return _built(decoder, build, data, ts_recv)
 
     def _v2_book(self, m, ts_recv: int) -> list[Event]:
         kind = BookSnapshot if m.type == "snapshot" else BookDelta
+        dec = self._dec
         return [
-            kind(NAME, self.symbol(d.symbol), self._time(d.timestamp, ts_recv), ts_recv,
-                 _levels(d.bids), _levels(d.asks), checksum=d.checksum)
+            kind(NAME, self._symbols.get(d.symbol) or self.symbol(d.symbol),
+                 self._time(d.timestamp, ts_recv), ts_recv,
+                 tuple([(dec[bytes(lv.price)], lv.qty) for lv in d.bids]),
+                 tuple([(dec[bytes(lv.price)], lv.qty) for lv in d.asks]), checksum=d.checksum)
             for d in m.data
         ]  # fmt: skip
 
     def _v2_trade(self, m, ts_recv: int) -> list[Event]:
         return [
-            Trade(NAME, self.symbol(d.symbol), self._time(d.timestamp, 0), ts_recv, d.price,
-                  d.qty, d.side, d.trade_id, conditions=(d.ord_type,))
+            Trade(NAME, self._symbols.get(d.symbol) or self.symbol(d.symbol),
+                  self._time(d.timestamp, 0), ts_recv, self._dec[bytes(d.price)], d.qty, d.side,
+                  d.trade_id, None, (d.ord_type,))
             for d in m.data
         ]  # fmt: skip
 
@@ -312,7 +187,7 @@ class Kraken(Venue):
     def _v2_status(self, m, ts_recv: int) -> list[Control]:
         return [_system_status(d.system) for d in m.data]
 
-    def _method(self, env: _Envelope, data: bytes) -> list[Event | Control]:
+    def _method(self, env: Envelope, data: bytes) -> list[Event | Control]:
         if env.method == "pong":
             return [Heartbeat()]
         if env.method not in ("subscribe", "unsubscribe") or env.success is None:
@@ -325,10 +200,10 @@ class Kraken(Venue):
             return [VenueError(None, message, permanent=permanent)]
         if env.method == "unsubscribe":
             return []
-        result = env.result or _MethodResult()
+        result = env.result or MethodResult()
         return [Subscribed(f"{result.channel} {result.symbol}")]
 
-    def _v1_event(self, env: _Envelope, data: bytes) -> list[Event | Control]:
+    def _v1_event(self, env: Envelope, data: bytes) -> list[Event | Control]:
         match env.event:
             case "heartbeat" | "pong":
                 return [Heartbeat()]
@@ -352,7 +227,11 @@ class Kraken(Venue):
         if route is None:
             raise self.malformed(f"unknown v1 channel {channel!r}", data)
         decoder, build = route
-        items = decoder.decode(data)
+        return _built(decoder, self._v1_payloads, data, kind, build, param, ts_recv)
+
+    def _v1_payloads(
+        self, items: list, kind: str, build: Callable, param: str, ts_recv: int
+    ) -> list:
         if len(items) < 4 or type(items[0]) is not int or not isinstance(items[-1], str):
             raise _Invalid("v1 message is not [channelID, payload..., name, pair]")
         payloads = items[1:-2]
@@ -360,7 +239,7 @@ class Kraken(Venue):
             raise _Invalid(f"v1 {kind} message without a payload")
         return build(payloads, self.symbol(items[-1]), param, ts_recv)
 
-    def _v1_book(self, payloads: list[_V1Book], symbol: str, param: str, ts_recv: int) -> list:
+    def _v1_book(self, payloads: list[V1Book], symbol: str, param: str, ts_recv: int) -> list:
         if param.isdigit() and len(self._v1_depths) < 10_000:
             self._v1_depths[symbol] = int(param)
         first = payloads[0]
@@ -368,7 +247,8 @@ class Kraken(Venue):
             if first.as_ is None or first.bs is None:
                 raise _Invalid("v1 book snapshot needs both 'as' and 'bs'")
             ts = _v1_time(first.as_, first.bs) or ts_recv
-            return [BookSnapshot(NAME, symbol, ts, ts_recv, _levels(first.bs), _levels(first.as_))]
+            return [BookSnapshot(NAME, symbol, ts, ts_recv, self._levels(first.bs),
+                                 self._levels(first.as_))]  # fmt: skip
         asks = [lv for p in payloads for lv in p.a]
         bids = [lv for p in payloads for lv in p.b]
         if not asks and not bids:
@@ -376,25 +256,30 @@ class Kraken(Venue):
         c = payloads[-1].c
         if c is None or not c.isdigit():
             raise _Invalid(f"v1 book update checksum {c!r} is not an unsigned int")
-        return [BookDelta(NAME, symbol, _v1_time(asks, bids), ts_recv, _levels(bids),
-                          _levels(asks), checksum=int(c))]  # fmt: skip
+        return [BookDelta(NAME, symbol, _v1_time(asks, bids), ts_recv, self._levels(bids),
+                          self._levels(asks), checksum=int(c))]  # fmt: skip
 
-    def _v1_trade(self, payloads: list[list[_V1Trade]], symbol: str, _: str, ts_recv: int) -> list:
+    def _levels(self, rows: list[V1Level]) -> tuple[Level, ...]:
+        dec = self._dec
+        return tuple([(dec[row.price], row.qty) for row in rows])
+
+    def _v1_trade(self, payloads: list[list[V1Trade]], symbol: str, _: str, ts_recv: int) -> list:
+        dec = self._dec
         return [
-            Trade(NAME, symbol, parse_decimal_seconds_ns(t.time), ts_recv, t.price, t.volume,
+            Trade(NAME, symbol, parse_decimal_seconds_ns(t.time), ts_recv, dec[t.price], t.volume,
                   V1_SIDES[t.side], None, conditions=(V1_ORDER_TYPES[t.order_type],))
             for rows in payloads
             for t in rows
         ]  # fmt: skip
 
-    def _v1_spread(self, payloads: list[_V1Spread], symbol: str, _: str, ts_recv: int) -> list:
+    def _v1_spread(self, payloads: list[V1Spread], symbol: str, _: str, ts_recv: int) -> list:
         return [
             Quote(NAME, symbol, parse_decimal_seconds_ns(s.timestamp), ts_recv, s.bid,
                   s.bid_volume, s.ask, s.ask_volume)
             for s in payloads
         ]  # fmt: skip
 
-    def _v1_ticker(self, payloads: list[_V1Ticker], symbol: str, _: str, ts_recv: int) -> list:
+    def _v1_ticker(self, payloads: list[V1Ticker], symbol: str, _: str, ts_recv: int) -> list:
         # The v1 ticker carries no time of its own: the receive time stands in for it.
         return [Quote(NAME, symbol, ts_recv, ts_recv, t.b[0], t.b[2], t.a[0], t.a[2])
                 for t in payloads]  # fmt: skip
@@ -422,13 +307,13 @@ class Kraken(Venue):
         return [_subscribe(c, config.symbols, _depth(config)) for c in channels]
 
     def book_rules(self, config: SessionConfig) -> ChecksumRules:
-        return ChecksumRules(checksum, depth=_depth(config))
+        return ChecksumRules(self._checksum, depth=_depth(config))
 
     def book_sync(self, symbol: str, config: SessionConfig | None = None) -> BookSync:
         """Depth from the v1 channel name (`book-25`) when seen, else the subscribed depth."""
         config = config or SessionConfig(symbols=(symbol,))
         depth = self._v1_depths.get(symbol) or _depth(config)
-        return BookSync(NAME, symbol, ChecksumRules(checksum, depth=depth))
+        return BookSync(NAME, symbol, ChecksumRules(self._checksum, depth=depth))
 
     def snapshot_request(self, need: NeedSnapshot, config: SessionConfig) -> list[Outgoing]:
         """Kraken sends a fresh snapshot on every (re)subscription."""
@@ -509,7 +394,7 @@ def _depth(config: SessionConfig) -> int:
     return depth
 
 
-def _next_page(request: HttpGet, rows: list[_RestTrade], last: str) -> HttpGet | None:
+def _next_page(request: HttpGet, rows: list[RestTrade], last: str) -> HttpGet | None:
     """Page on with the `last` cursor until the wanted ids are covered (or history runs out)."""
     fetch = request.backfill
     params = dict(request.params)
@@ -523,13 +408,24 @@ def _next_page(request: HttpGet, rows: list[_RestTrade], last: str) -> HttpGet |
     return HttpGet("trades", request.symbol, request.path, tuple(params.items()), backfill=fetch)
 
 
+def _built(decoder: TextDecoder, build: Callable, data: bytes, *args: object) -> list:
+    """`build(message, *args)`; a price text Decimal rejects gets the strict decoder's error
+    (the one the venue always gave), or its own if the strict decoder takes the message."""
+    message = decoder.decode(data)
+    try:
+        return build(message, *args)
+    except TEXT_ERRORS:
+        decoder.strict(data)
+        raise
+
+
 def _system_status(system: str) -> Control:
     if system == "online":
         return Connected()
     return VenueError(None, f"system status {system}", permanent=False)
 
 
-def _v1_time(*sides: list[_V1Level]) -> int:
+def _v1_time(*sides: list[V1Level]) -> int:
     """Latest level time of a v1 book message (its only clock), 0 if it has no levels.
 
     Compared as text: Unix seconds have 10 integer digits until 2286, so text order is time order.

@@ -71,3 +71,14 @@ def test_equal_books_compare_equal_whatever_the_decimal_spelling():
     assert a == b
     b.apply([(Decimal("1"), Decimal("3"))], [])
     assert a != b
+
+
+def test_best_prices_best_first() -> None:
+    book = Book()
+    book.load(
+        [(Decimal(p), Decimal(1)) for p in (3, 1, 2)], [(Decimal(p), Decimal(1)) for p in (5, 4)]
+    )
+    assert book.bid_prices(2) == [Decimal(3), Decimal(2)]
+    assert book.bid_prices(10) == [Decimal(3), Decimal(2), Decimal(1)]
+    assert book.ask_prices(1) == [Decimal(4)] and book.ask_prices(10) == [Decimal(4), Decimal(5)]
+    assert book.bid_prices(0) == [] and book.ask_prices(0) == []

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from mdc.book import Book
 from mdc.errors import MalformedMessage, VenueRejected
 from mdc.events import BookDelta, BookSnapshot, Gap, Quote, Status, Trade
 from mdc.sync import FetchTrades
@@ -26,6 +27,7 @@ from mdc.venues.base import (
     VenueError,
 )  # fmt: skip
 from mdc.venues.kraken import VENUE, checksum
+from mdc.venues.kraken_checksum import Checksum
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kraken"
 LINES = [
@@ -173,6 +175,32 @@ def test_checksum_matches_spec_example_digits() -> None:
     book = VENUE.book_sync("BTC-USD").book
     book.load([], [(D("45285.2"), D("0.00100000"))])
     assert checksum(book) == zlib.crc32(b"452852100000")
+
+
+def test_cached_checksum_follows_equal_values_with_other_digits() -> None:
+    """Level texts are reused between calls; 1.0 and 1.00 are equal Decimals with other digits,
+    in the same book or across books checked by the same object."""
+    check = Checksum()
+    book, other = Book(), Book()
+    book.load([(D("99.5"), D("1.0"))], [(D("100.0"), D("2"))])
+    other.load([(D("99.50"), D("1.0"))], [(D("100.00"), D("2"))])
+    for _ in range(2):
+        assert check(book) == zlib.crc32(b"1000299510")
+        assert check(other) == zlib.crc32(b"100002995010")
+    book.apply([(D("99.5"), D("1.00"))], [])
+    assert check(book) == zlib.crc32(b"10002995100")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(1, 30), st.sampled_from(
+    ["0", "0.5", "0.50", "1", "1.000", "0.00012", "12.5"])), max_size=60))  # fmt: skip
+def test_cached_checksum_equals_a_fresh_computation(changes: list) -> None:
+    check = Checksum()
+    book = Book()
+    for bid, tick, size in changes:
+        price = D(tick if bid else tick + 30) / 4  # bids 0.25..7.5, asks 7.75..15
+        book.apply([(price, D(size))] if bid else [], [] if bid else [(price, D(size))])
+        assert check(book) == Checksum()(book)
 
 
 def _run(lines: list[bytes], symbol: str) -> tuple[Session, list]:
