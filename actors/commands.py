@@ -72,6 +72,18 @@ def register_run(subparsers: argparse._SubParsersAction) -> None:
         default=0,
         help="its port (default 0: any free port, printed at start)",
     )
+    parser.add_argument(
+        "--api-host", default="127.0.0.1", help="prediction API address (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--api-port", type=int, default=8000, help="prediction API port (default 8000)"
+    )
+    parser.add_argument(
+        "--no-api",
+        action="store_true",
+        help="do not start the prediction API (Ray Serve); keys come from $MDC_API_KEYS, else "
+        "a random key is made for the run and kept in DATA_DIR/api-key",
+    )
     parser.add_argument("--seed", type=int, default=1, help="simulator seed (default 1)")
     parser.add_argument(
         "--rate",
@@ -254,9 +266,18 @@ async def _on_ray(runs, data_dir: str, stop: asyncio.Event, args, panel_type) ->
 
     panel = panel_type(rows, data_dir)
     try:
-        with panel.live():
-            await asyncio.gather(supervisor.watch(stop), panel.refresh_until(stop))
+        async with _api(data_dir, args):
+            with panel.live():
+                await asyncio.gather(supervisor.watch(stop), panel.refresh_until(stop))
         print("mdc run: draining: flushing and fsyncing every pending batch...", file=sys.stderr)
         await supervisor.stop()
     finally:
         await server.stop()
+
+
+def _api(data_dir: str, args: argparse.Namespace) -> contextlib.AbstractAsyncContextManager:
+    if args.no_api:
+        return contextlib.nullcontext()
+    from actors.api import prediction_api
+
+    return prediction_api(data_dir, args.api_host, args.api_port)

@@ -110,6 +110,7 @@ def test_mdc_run_serves_metrics_and_probes_and_stops_cleanly(tmp_path):
             str(port),
             "--duration",
             "60",
+            "--no-api",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -1,0 +1,65 @@
+"""The prediction API beside a running collector: Ray Serve, with live features from the
+collector's BookActors. A failure to start it is reported and ingest goes on without it: losing
+the API must never cost market data."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from actors.books import BOOKS_ACTOR_TEMPLATE
+from actors.supervisor import DEFAULT_NAMESPACE
+from mdc.errors import CollectorError
+from serve.auth import API_KEYS_ENV, KeyRing
+from serve.deployment import ServeSpec, start_serve, stop_serve
+
+KEY_FILE = "api-key"
+
+
+def key_ring(data_dir: str) -> KeyRing:
+    """The configured keys; with none configured, a fresh random key for this run, printed once
+    and kept (mode 0600) in DATA_DIR/api-key, so a first run on a laptop just works."""
+    keys = KeyRing.from_env() if os.environ.get(API_KEYS_ENV) else None
+    if keys is not None and len(keys):
+        return keys
+    key = secrets.token_urlsafe(24)
+    path = Path(data_dir) / KEY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(key + "\n")
+    print(
+        f"mdc run: no {API_KEYS_ENV} set; this run's API key is in {path} "
+        f"(send it as X-API-Key): {key}",
+        file=sys.stderr,
+    )
+    return KeyRing([key])
+
+
+@contextlib.asynccontextmanager
+async def prediction_api(data_dir: str, host: str, port: int) -> AsyncIterator[str | None]:
+    """Serve while the block runs; yields the base URL, or None when it could not start."""
+    spec = ServeSpec(
+        key_ring(data_dir), actor=BOOKS_ACTOR_TEMPLATE, actor_namespace=DEFAULT_NAMESPACE
+    )
+    print("mdc run: starting the prediction API (a few seconds)...", file=sys.stderr)
+    try:
+        url = await asyncio.to_thread(start_serve, spec, host, port)
+    except CollectorError as exc:
+        print(
+            f"mdc run: prediction API not started: {exc}; collecting without it "
+            "(choose --api-port, or --no-api)",
+            file=sys.stderr,
+        )
+        yield None
+        return
+    print(f"mdc run: prediction API on {url} (POST /v1/predict, GET /v1/models)", file=sys.stderr)
+    try:
+        yield url
+    finally:
+        await asyncio.to_thread(stop_serve)

@@ -1,0 +1,66 @@
+"""`mdc run` serves the prediction API with the collector's live features, and stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.integration.test_observability import _free_port
+
+INSTRUMENT = "binance/BTC-USDT"
+
+
+def _wait_for(check, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.5)  # polling a subprocess's HTTP server, bounded by the deadline
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+def _get(url: str, **kwargs) -> httpx.Response | None:
+    try:
+        return httpx.get(url, timeout=3, **kwargs)
+    except httpx.HTTPError:
+        return None
+
+
+def test_mdc_run_serves_live_predictions(tmp_path):
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "mdc.cli", "run", "--data-dir", str(tmp_path)]
+    argv += ["--venues", "binance", "--api-port", str(port), "--duration", "120"]
+    env = {k: v for k, v in os.environ.items() if k != "MDC_API_KEYS"}
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    try:
+        _wait_for(lambda: (r := _get(f"{base}/healthz")) and r.status_code == 200, 90, "healthz")
+        key = (Path(tmp_path) / "api-key").read_text().strip()
+        assert _get(f"{base}/v1/features/{INSTRUMENT}").status_code == 401
+        headers = {"X-API-Key": key}
+
+        def mid_known():
+            r = _get(f"{base}/v1/features/{INSTRUMENT}", headers=headers)
+            return r is not None and r.status_code == 200 and r.json()["features"]["mid"]
+
+        _wait_for(mid_known, 60, "a live mid for binance BTC-USDT")
+        body = {"venue": "binance", "symbol": "BTC-USDT"}
+        answer = httpx.post(f"{base}/v1/predict", json=body, headers=headers, timeout=5)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["label"] in (0, 1) and answer.json()["t_ns"] > 0
+        unknown = httpx.post(f"{base}/v1/predict", json={**body, "symbol": "NOPE"}, headers=headers)
+        assert unknown.status_code == 404
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=90)
+    assert proc.returncode == 0, out[-3000:]
+    assert "prediction API on" in out and "stopped cleanly" in out
