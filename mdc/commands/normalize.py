@@ -20,6 +20,9 @@ class LineError:
     reason: str
 
 
+OFFLINE = "offline-normalize"
+
+
 class Normalizer:
     """Feeds lines through the venue's session (so sequence gaps and checksum failures show up as
     `gap` events) and yields each line's events; a bad line comes back as a LineError."""
@@ -27,8 +30,10 @@ class Normalizer:
     def __init__(self, venue_name: str) -> None:
         venue = get_venue(venue_name)
         # The symbols are unknown up front; any placeholder satisfies the session, which tracks
-        # whatever symbols the messages name.
-        self.session = Session(venue, SessionConfig(symbols=("*",)))
+        # whatever symbols the messages name. Likewise the credentials: nothing is ever sent
+        # (the outbox is discarded), but venues that authenticate build their auth frame.
+        offline = SessionConfig(symbols=("*",), key=OFFLINE, secret=OFFLINE)
+        self.session = Session(venue, offline)
         self.session.connected(0)
         self.session.outbox()
 

@@ -15,7 +15,7 @@ from urllib.parse import quote as url_quote
 
 import msgspec
 
-from mdc.errors import ConfigError
+from mdc.errors import ConfigError, MalformedMessage
 from mdc.events import Bar, Event, Quote, Trade
 from mdc.sync import FetchTrades, TrustingRules
 from mdc.timefmt import format_rfc3339_ns, parse_rfc3339_ns
@@ -235,6 +235,8 @@ class Alpaca(Venue):
         try:
             items = self._frame.decode(data)
         except msgspec.ValidationError as exc:
+            if data.lstrip()[:1] == b"{":
+                return self._bare(data, ts_recv)
             items = self._known_items(data, exc)
         except msgspec.DecodeError as exc:
             raise self.malformed(str(exc), data) from exc
@@ -248,6 +250,14 @@ class Alpaca(Venue):
         except ValueError as exc:
             raise self.malformed(str(exc), data) from exc
         return out
+
+    def _bare(self, data: bytes, ts_recv: int) -> list[Event | Control]:
+        """One message not wrapped in a frame, as Alpaca's documentation prints them (the wire
+        always sends arrays): read as a one-item frame; errors name the bytes as given."""
+        try:
+            return self.decode(b"[" + data + b"]", ts_recv)
+        except MalformedMessage as exc:
+            raise self.malformed(exc.reason, data) from exc
 
     def _known_items(self, data: bytes, error: msgspec.ValidationError) -> list[_Msg]:
         """Slow path: a frame that failed validation. Alpaca adds message types without notice
