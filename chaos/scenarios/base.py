@@ -85,3 +85,17 @@ def spaced(rng: random.Random, count: int, duration_s: float, hold_s: float) -> 
     slot = duration_s / count
     room = max(slot - hold_s, 0.0) * 0.5
     return [round(i * slot + rng.uniform(0.0, room), 3) for i in range(count)]
+
+
+Fault = tuple[str, dict[str, Any], float]
+"""(fault name, parameters, hold seconds)."""
+
+
+def each_once(rng: random.Random, duration_s: float, faults: tuple[Fault, ...]) -> list[Step]:
+    """Every fault once, in the given order, spread over the run."""
+    longest = max(hold for _, _, hold in faults)
+    instants = spaced(rng, len(faults), duration_s, hold_s=longest)
+    return [
+        Step(at, name, params, hold)
+        for at, (name, params, hold) in zip(instants, faults, strict=True)
+    ]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import random
 
-from chaos.scenarios.base import Scenario, Step
+from chaos.scenarios.base import Fault, Scenario, Step
 from chaos.scenarios.network_partition import FAULTS as NETWORK
 from chaos.scenarios.provider_failure import plan as provider_plan
 
 STEPS = 5
-CHOICES: tuple[tuple[str, dict, float], ...] = (
+CHOICES: tuple[Fault, ...] = (
     *NETWORK,
     ("kill_actor", {"target": "books:*"}, 0.0),
     ("kill_actor", {"target": "writer"}, 0.0),
@@ -21,10 +21,7 @@ def plan(rng: random.Random, duration_s: float) -> list[Step]:
     steps = provider_plan(rng, duration_s)[:1]
     for _ in range(STEPS - 1):
         name, params, hold = rng.choice(CHOICES)
-        at = round(rng.uniform(0.05, 0.8) * duration_s, 3)
-        if name.startswith("proxy_"):
-            params = {"venue": "*", **params}
-        steps.append(Step(at, name, params, hold))
+        steps.append(Step(round(rng.uniform(0.05, 0.8) * duration_s, 3), name, params, hold))
     return steps
 
 

@@ -6,22 +6,18 @@ from __future__ import annotations
 
 import random
 
-from chaos.scenarios.base import Scenario, Step, spaced
+from chaos.scenarios.base import Fault, Scenario, Step, each_once
 
-FAULTS: tuple[tuple[str, dict, float], ...] = (
-    ("proxy_down", {}, 3.0),
-    ("proxy_reset", {}, 0.5),
-    ("proxy_latency", {"latency_ms": 400, "jitter_ms": 100}, 3.0),
-    ("proxy_bandwidth", {"rate_kbps": 1}, 3.0),
+FAULTS: tuple[Fault, ...] = (
+    ("proxy_down", {"venue": "*"}, 3.0),
+    ("proxy_reset", {"venue": "*"}, 0.5),
+    ("proxy_latency", {"venue": "*", "latency_ms": 400, "jitter_ms": 100}, 3.0),
+    ("proxy_bandwidth", {"venue": "*", "rate_kbps": 1}, 3.0),
 )
 
 
 def plan(rng: random.Random, duration_s: float) -> list[Step]:
-    instants = spaced(rng, len(FAULTS), duration_s, hold_s=3.0)
-    return [
-        Step(at, name, {"venue": "*", **params}, hold)
-        for at, (name, params, hold) in zip(instants, FAULTS, strict=True)
-    ]
+    return each_once(rng, duration_s, FAULTS)
 
 
 SCENARIO = Scenario(

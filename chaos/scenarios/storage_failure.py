@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import random
 
-from chaos.scenarios.base import Scenario, Step, spaced
+from chaos.scenarios.base import Fault, Scenario, Step, each_once
 
-FAULTS: tuple[tuple[str, dict, float], ...] = (
+FAULTS: tuple[Fault, ...] = (
     ("io_error", {"op": "fsync"}, 2.0),
     ("slow_fsync", {"delay_s": 0.2}, 2.0),
     ("crash_mid_write", {}, 0.0),
@@ -17,11 +17,7 @@ FAULTS: tuple[tuple[str, dict, float], ...] = (
 
 
 def plan(rng: random.Random, duration_s: float) -> list[Step]:
-    instants = spaced(rng, len(FAULTS), duration_s, hold_s=2.0)
-    return [
-        Step(at, name, params, hold)
-        for at, (name, params, hold) in zip(instants, FAULTS, strict=True)
-    ]
+    return each_once(rng, duration_s, FAULTS)
 
 
 SCENARIO = Scenario(

@@ -8,11 +8,11 @@ import time
 import pytest
 
 from chaos.faults.base import FaultContext, FaultSetupError, FaultStateError, FaultTargetError
+from chaos.faults.proxied import ToxiproxyAPI
 from chaos.faults.proxy_bandwidth import ProxyBandwidth
 from chaos.faults.proxy_down import ProxyDown
 from chaos.faults.proxy_latency import ProxyLatency
 from chaos.faults.proxy_reset import ProxyReset
-from chaos.harness import toxiproxy_client
 from chaos.toxiproxy.server import start_in_thread
 from tests.integration.test_faults_network import echo_once, echo_server, reachable_within
 
@@ -21,10 +21,8 @@ from tests.integration.test_faults_network import echo_once, echo_server, reacha
 def proxied():
     """(context, proxy host, proxy port): venue "echo" behind a proxy named "echo_proxy"."""
     with start_in_thread(seed=3) as server, echo_server("127.0.0.1") as port:
-        proxy = toxiproxy_client(server.url).create(
-            upstream=f"127.0.0.1:{port}", name="echo_proxy", listen="127.0.0.1:0"
-        )
-        host, _, listen_port = proxy.listen.rpartition(":")
+        listen = ToxiproxyAPI(server.url).replace_proxy("echo_proxy", f"127.0.0.1:{port}")
+        host, _, listen_port = listen.rpartition(":")
         ctx = FaultContext(
             rng=random.Random(9), toxiproxy_url=server.url, proxies={"echo": "echo_proxy"}
         )
