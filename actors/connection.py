@@ -41,6 +41,9 @@ class Backoff:
         return rng.uniform(0, min(self.maximum_s, self.initial_s * self.factor**attempt))
 
 
+BACKFILL_DRAIN_S = 10.0
+
+
 @dataclass(frozen=True)
 class Endpoint:
     ws_url: str
@@ -94,6 +97,7 @@ class VenueConnection:
         self._http_client: aiohttp.ClientSession
         self._pending_http: set[asyncio.Task] = set()
         self._reconnect_reason = ""
+        self._http_failures_in_a_row = 0
 
     @property
     def stopping(self) -> bool:
@@ -110,9 +114,19 @@ class VenueConnection:
             self._http_client = http
             try:
                 await self._keep_connected()
+                await self._finish_backfills(BACKFILL_DRAIN_S)
             finally:
                 for task in list(self._pending_http):
                     task.cancel()
+
+    async def _finish_backfills(self, timeout_s: float) -> None:
+        """On a stop, REST requests in flight (and their retries) get a bounded time to finish:
+        a trade gap left open now would stay open, since the next start resumes after the
+        last stored trade."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self._pending_http and (left := deadline - loop.time()) > 0:
+            await asyncio.wait(set(self._pending_http), timeout=left)
 
     async def _keep_connected(self) -> None:
         attempt = 0
@@ -190,7 +204,7 @@ class VenueConnection:
         """Send frames, start REST requests, or close for a reconnect, as the session asks."""
         for item in self.session.outbox():
             match item:
-                case SendText() if self._ws is not None:
+                case SendText() if self._ws is not None and not self.stopping:
                     await self._ws.send(item.text)
                 case HttpGet():
                     task = asyncio.create_task(self._http(item))
@@ -211,19 +225,23 @@ class VenueConnection:
                 events = self.session.http_response(request, response.status, body, time.time_ns())
         except (aiohttp.ClientError, TimeoutError, CollectorError) as exc:
             self.stats.http_errors += 1
+            self._http_failures_in_a_row += 1
             self.stats.last_error = f"{request.purpose} request failed: {exc}"
             log.warning("%s: %s", self.session.venue.name, self.stats.last_error)
             await self._retry_later(request)
             return
+        self._http_failures_in_a_row = 0
         await self._deliver(events)
         await self.carry_out()
 
     async def _retry_later(self, request: HttpGet) -> None:
         """A failed REST call is repeated after a backoff; the gap stays open until it succeeds."""
-        await asyncio.sleep(self.backoff.delay(min(self.stats.http_errors, 6), self.rng))
-        if not self._stopping.is_set():
-            self.session.retry(request)
-            await self.carry_out()
+        attempt = min(self._http_failures_in_a_row, 6)
+        if self._stopping.is_set():  # only the drain's bounded time is left
+            attempt = 0
+        await asyncio.sleep(self.backoff.delay(attempt, self.rng))
+        self.session.retry(request)
+        await self.carry_out()
 
     async def _deliver(self, events: list[Event]) -> None:
         if events:

@@ -16,14 +16,14 @@ import ray
 from ray.actor import ActorHandle
 from ray.exceptions import RayActorError, RayTaskError
 
-from actors.connection import VenueConnection
+from actors.connection import BACKFILL_DRAIN_S, VenueConnection
 from actors.local import VenueRun
 from actors.producer import Producer
 from actors.telemetry import NO_TRACER, collector_process, flush_tracing, setup_tracing
 from mdc.batching import Batcher, BatchPolicy
 from mdc.errors import MalformedMessage
 from mdc.events import BookDelta, BookSnapshot, Event, Gap, Trade
-from mdc.sync import RESUBSCRIBING, NeedSnapshot
+from mdc.sync import RESUBSCRIBING, NeedSnapshot, ResumePoint
 from mdc.venues.base import SendText, Session
 from mdc.venues.registry import get_venue
 
@@ -41,13 +41,13 @@ class ProviderActor:
         writer: ActorHandle,
         books: ActorHandle | None,
         policy: BatchPolicy,
-        resume: dict[str, tuple[int, int]],
+        resume: dict[str, ResumePoint],
     ) -> None:
         self.run = run
         self.venue = get_venue(run.venue)
         self.session = Session(self.venue, run.session, track_books=books is None)
-        for symbol, (trade_id, ts_event) in resume.items():
-            self.session.resume(symbol, trade_id, ts_event)
+        for symbol, point in resume.items():
+            self.session.resume(symbol, point)
         self.tracer = setup_tracing(f"provider:{run.venue}")
         self.producer = Producer(f"provider:{run.venue}", writer, policy, self.tracer)
         self.books = books
@@ -177,6 +177,9 @@ class ProviderActor:
     async def stop(self, timeout_s: float = 10.0) -> bool:
         """Close the connection, then flush and wait for every acknowledgement."""
         await self.connection.stop()
+        run, *_ = self._tasks  # the connection finishes its backfills before it returns
+        with contextlib.suppress(TimeoutError, Exception):
+            await asyncio.wait_for(asyncio.shield(run), BACKFILL_DRAIN_S + timeout_s)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

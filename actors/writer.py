@@ -14,6 +14,7 @@ from mdc.batching import EventBatch
 from mdc.dlq import DeadLetterQueue, DLQError
 from mdc.events import Trade
 from mdc.store import FaultyFS, RealFS, StorageError, Store, Ticket
+from mdc.sync import ResumePoint, resume_point
 
 RESUME_TAIL_RECORDS = 5_000
 RETRY_EVERY_NS = 1_000_000_000
@@ -150,19 +151,20 @@ class StorageWriterActor:
         return entry
 
     @ray.method(concurrency_group="io")
-    async def last_trades(self, venue: str) -> dict[str, tuple[int, int]]:
-        """The newest durable trade id and venue time per symbol, to resume continuity after a
-        provider restart. Only each stream's tail is read: live trades arrive in id order, so
-        the newest is there unless a large backfill was appended after it, in which case the
-        resumed provider just backfills some trades again (dedup drops them)."""
-        last: dict[str, tuple[int, int]] = {}
+    async def last_trades(self, venue: str) -> dict[str, ResumePoint]:
+        """Per symbol, where a restarted provider resumes: the newest durable trade, and the id
+        holes between the durable trades (a backfill the old provider did not finish). Only
+        each stream's tail is read: live trades arrive in id order, so the newest is there
+        unless a large backfill was appended after it, in which case the resumed provider just
+        backfills some trades again (dedup drops them)."""
+        seen: dict[str, list[tuple[int, int]]] = {}
         for stream in self.store.streams(venue=venue, families=["trades"]):
             for event in self.store.tail(stream, RESUME_TAIL_RECORDS):
                 if isinstance(event, Trade) and not event.aggregate:
-                    known = last.get(event.symbol)
-                    if known is None or (event.trade_id or 0, event.ts_event) > known:
-                        last[event.symbol] = (event.trade_id or 0, event.ts_event)
-        return last
+                    pair = (event.trade_id or 0, event.ts_event)
+                    seen.setdefault(event.symbol, []).append(pair)
+        points = {symbol: resume_point(symbol, pairs) for symbol, pairs in seen.items()}
+        return {symbol: point for symbol, point in points.items() if point is not None}
 
     @ray.method(concurrency_group="health")
     async def ping(self) -> dict:

@@ -9,8 +9,9 @@ update id, and whether a checksum must hold after it.
 from __future__ import annotations
 
 import enum
+import itertools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -291,6 +292,30 @@ class FetchTrades:
     from_ts: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ResumePoint:
+    """Where a restarted provider picks up one symbol's trades: after the newest durable trade,
+    and with the id ranges missing between the durable trades it was given (a backfill that was
+    still in flight when the old provider died), which it must fetch again."""
+
+    last_id: int
+    last_ts_event: int
+    holes: tuple[FetchTrades, ...] = ()
+
+
+def resume_point(symbol: str, trades: Iterable[tuple[int, int]]) -> ResumePoint | None:
+    """From durable (trade id, venue time) pairs of one symbol, in any order."""
+    ordered = sorted(set(trades))
+    if not ordered:
+        return None
+    holes = tuple(
+        FetchTrades(symbol, low_id + 1, high_id - 1, low_ts)
+        for (low_id, low_ts), (high_id, _) in itertools.pairwise(ordered)
+        if high_id > low_id + 1
+    )
+    return ResumePoint(*ordered[-1], holes)
+
+
 class TradeSync:
     """Trade-id continuity for one symbol on venues that number trades consecutively.
 
@@ -342,11 +367,15 @@ class TradeSync:
             return [gap, trade]
         return [trade] if self._fill(tid) else []
 
-    def resume(self, last_id: int, last_ts_event: int | None) -> None:
+    def resume(self, point: ResumePoint) -> None:
         """Continue after the last durable trade (a restarted provider): the next live trade then
-        reveals exactly what was missed while we were away."""
-        self.last_id = last_id
-        self.last_ts_event = last_ts_event
+        reveals exactly what was missed while we were away; holes are fetched again now."""
+        self.last_id = point.last_id
+        self.last_ts_event = point.last_ts_event
+        for hole in point.holes:
+            self.pending.append([hole.from_id, hole.to_id])
+            self._requests.append(hole)
+        del self.pending[: -self.max_pending]
 
     def _advance(self, trade: Trade) -> None:
         self.last_id = trade.trade_id

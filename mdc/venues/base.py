@@ -18,7 +18,7 @@ import msgspec
 
 from mdc.errors import ConfigError, IllegalTransition, MalformedMessage, VenueRejected
 from mdc.events import BookDelta, BookSnapshot, Event, Gap, Status, Trade
-from mdc.sync import BookRules, BookSync, FetchTrades, NeedSnapshot, TradeSync
+from mdc.sync import BookRules, BookSync, FetchTrades, NeedSnapshot, ResumePoint, TradeSync
 
 # Control items: what a venue says about the connection rather than the market.
 
@@ -330,13 +330,14 @@ class Session:
             self.last_trade_ts[trade.symbol] = trade.ts_event
         return [trade]
 
-    def resume(self, symbol: str, trade_id: int | None, ts_event: int) -> None:
+    def resume(self, symbol: str, point: ResumePoint) -> None:
         """Continue after the last durable trade (a restarted provider). Venues with consecutive
-        ids find the loss at the next live trade; the others backfill by time once subscribed."""
-        if self.venue.consecutive_trade_ids and trade_id is not None:
-            self.trade_sync(symbol).resume(trade_id, ts_event)
+        ids find the loss at the next live trade and fetch the holes between durable trades
+        again; the others backfill by time once subscribed."""
+        if self.venue.consecutive_trade_ids:
+            self.trade_sync(symbol).resume(point)
         else:
-            self.last_trade_ts[symbol] = ts_event
+            self.last_trade_ts[symbol] = point.last_ts_event
             self._backfill_by_time = True
 
     def malformed(self, reason: str, now_ns: int) -> list[Event]:

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mdc.events import BookDelta, Gap, Trade
+from mdc.sync import resume_point
 from mdc.venues.base import HttpGet, Session, SessionConfig
 from mdc.venues.binance import VENUE
 
@@ -230,3 +231,27 @@ def test_trade_gap_is_backfilled_exactly_once():
     assert [t.trade_id for t in filled] == [503, 504]
     # The same page again (a retried request) adds nothing.
     assert session.http_response(request, 200, model.trades_body(503, 2), 2) == []
+
+
+def test_a_restarted_provider_fetches_the_holes_between_durable_trades_again():
+    """The old provider died with a backfill of 503..504 in flight: the stored trades are 501,
+    502, 505, 506. The new one resumes after 506 and asks for 503..504 at once."""
+    model = Model(3)
+    messages = [model.trade_message() for _ in range(6)]
+    stored = [t for m in messages for t in Session(VENUE, SessionConfig((SYMBOL,))).receive(m, 0)]
+    durable = [(t.trade_id, t.ts_event) for t in stored if t.trade_id not in (503, 504)]
+    point = resume_point(SYMBOL, reversed(durable))
+    assert point.last_id == 506 and [(h.from_id, h.to_id) for h in point.holes] == [(503, 504)]
+    session = Session(VENUE, SessionConfig(symbols=(SYMBOL,)))
+    session.resume(SYMBOL, point)
+    session.connected(0)
+    (request,) = [item for item in session.outbox() if isinstance(item, HttpGet)]
+    assert dict(request.params) == {"symbol": "BTCUSDT", "fromId": "503", "limit": "2"}
+    filled = session.http_response(request, 200, model.trades_body(503, 2), 1)
+    assert [t.trade_id for t in filled] == [503, 504]
+
+
+def test_resume_point_of_nothing_is_none_and_of_consecutive_trades_has_no_holes():
+    assert resume_point(SYMBOL, []) is None
+    point = resume_point(SYMBOL, [(3, 30), (1, 10), (2, 20), (2, 20)])
+    assert (point.last_id, point.last_ts_event, point.holes) == (3, 30, ())
