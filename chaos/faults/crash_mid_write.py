@@ -9,10 +9,18 @@ so heal only stamps the record."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 
-from chaos.faults.base import Applied, FaultContext, FaultError, SelfHealingFault, check_param
+from chaos.faults.base import (
+    Applied,
+    FaultContext,
+    FaultError,
+    FaultTargetError,
+    SelfHealingFault,
+    check_param,
+)
 from chaos.faults.rayops import actor_pid, wait_dead
 from chaos.faults.writer_seam import set_fsync_hook
 
@@ -29,7 +37,10 @@ class CrashMidWrite(SelfHealingFault):
     def _apply(self, ctx: FaultContext) -> Applied:
         handle = ctx.actor(self.target)
         pid = actor_pid(handle)
-        set_fsync_hook(handle, _die)
+        # A commit may hit the hook before the call that installs it has answered: the writer
+        # then dies under our feet, which is the effect we want.
+        with contextlib.suppress(FaultTargetError):
+            set_fsync_hook(handle, _die)
         if not wait_dead(handle, self.timeout_s):
             set_fsync_hook(handle, None)
             raise FaultError(f"{self.target} made no commit within {self.timeout_s}s to crash in")
