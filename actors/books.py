@@ -49,6 +49,7 @@ class BookActor:
         self.gaps = 0
         self._order = InOrder()
         self._lock = asyncio.Lock()
+        self._apply_delay_s = 0.0
 
     async def set_provider(self, provider: ActorHandle, resync: bool) -> None:
         """A new provider (or a new us): what we hold may have missed messages; start over."""
@@ -68,6 +69,8 @@ class BookActor:
 
     async def apply(self, batch: EventBatch) -> int:
         """Batches are applied strictly in the provider's order, one at a time."""
+        if self._apply_delay_s:
+            await asyncio.sleep(self._apply_delay_s)
         async with self._lock:
             gaps = 0
             for ready in self._order.push(batch):
@@ -151,6 +154,11 @@ class BookActor:
 
     def _instruments(self) -> set[tuple[str, str]]:
         return {(self.venue.name, symbol) for symbol in self.session_config.symbols}
+
+    async def _slow_for_testing(self, delay_s: float) -> None:
+        """Every later batch waits `delay_s` before it is applied (pings still answer): a
+        consumer that falls behind, for the back-pressure overflow test."""
+        self._apply_delay_s = delay_s
 
     async def ping(self) -> dict:
         return {

@@ -20,7 +20,7 @@ from actors.connection import BACKFILL_DRAIN_S, VenueConnection
 from actors.local import VenueRun
 from actors.producer import Producer
 from actors.telemetry import NO_TRACER, collector_process, flush_tracing, setup_tracing
-from mdc.batching import Batcher, BatchPolicy
+from mdc.batching import Batcher, BatchPolicy, EventBatch
 from mdc.errors import MalformedMessage
 from mdc.events import BookDelta, BookSnapshot, Event, Gap, Trade
 from mdc.sync import RESUBSCRIBING, NeedSnapshot, ResumePoint
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 TO_BOOK_ACTOR = (BookSnapshot, BookDelta, Gap, Trade)
 """What the BookActor gets: book events for the books, and trades too for the live features."""
 MAX_BOOK_CALLS_IN_FLIGHT = 32
+BOOK_WAIT_S = 5.0
+"""How long a provider waits for a BookActor that takes no batch before overflowing past it."""
 
 
 @ray.remote(num_cpus=0, max_restarts=0)
@@ -61,6 +63,8 @@ class ProviderActor:
         )
         self._dead_letters: set[asyncio.Task] = set()
         self._book_calls: list[ray.ObjectRef] = []
+        self._books_overflowed = False
+        self.book_overflows = 0
         self._tasks: list[asyncio.Task] = []
         self.started_ns = time.time_ns()
         self.lag_ns = 0
@@ -121,10 +125,40 @@ class ProviderActor:
         if batch is None or self.books is None:
             return
         if len(self._book_calls) >= MAX_BOOK_CALLS_IN_FLIGHT:
+            wait_s = 0.0 if self._books_overflowed else BOOK_WAIT_S
             _done, self._book_calls = await asyncio.to_thread(
-                ray.wait, self._book_calls, num_returns=1, timeout=5.0
+                ray.wait, self._book_calls, num_returns=1, timeout=wait_s
             )
+        if len(self._book_calls) >= MAX_BOOK_CALLS_IN_FLIGHT:
+            self._overflow_books(batch)
+            return
+        if self._books_overflowed:
+            batch = await self._after_overflow(batch)
         self._book_calls.append(self.books.apply.remote(batch))
+
+    def _overflow_books(self, batch: EventBatch) -> None:
+        """The BookActor answers pings but takes no batch: rather than queue without bound (or
+        stall the socket), this batch skips it, dead-lettered as back-pressure overflow. The
+        writer stores its events as usual; only the live books miss them."""
+        self._books_overflowed = True
+        self.book_overflows += 1
+        reason = f"BookActor took no batch for {BOOK_WAIT_S:g}s ({MAX_BOOK_CALLS_IN_FLIGHT} queued)"
+        ref = self.producer.writer.dead_letter_overflow.remote(self.run.venue, batch.events, reason)
+        task = asyncio.create_task(self._await_dead_letter(ref))
+        self._dead_letters.add(task)
+        task.add_done_callback(self._dead_letters.discard)
+
+    async def _after_overflow(self, batch: EventBatch) -> EventBatch:
+        """The first batch after an overflow opens a new incarnation (the BookActor stops
+        waiting for the skipped ones) led by a connection gap, stored too: every book resyncs,
+        and replayed features see the same gap as the live ones."""
+        self._books_overflowed = False
+        now = time.time_ns()
+        gap = Gap(self.run.venue, "", now, now, "connection", "book batches overflowed")
+        await self.producer.add([gap])
+        self._book_batcher = Batcher(f"provider:{self.run.venue}", self._book_batcher.policy, now)
+        self._book_batcher.add([gap, *batch.events], now)
+        return self._book_batcher.take(now)
 
     async def request_snapshot(self, symbol: str, reason: str) -> None:
         """From the BookActor: that symbol's book needs a fresh snapshot. A resubscribe is
@@ -163,6 +197,7 @@ class ProviderActor:
             "reconnects": conn.reconnects,
             "malformed": conn.malformed,
             "gaps": self.gaps,
+            "book overflows": self.book_overflows,
             "lag ms": round(self.lag_ns / 1e6, 1),
             "unacked": len(self.producer.ledger),
             "sent": self.producer.stats.batches_sent,

@@ -143,6 +143,15 @@ class StorageWriterActor:
         }
 
     @ray.method(concurrency_group="io")
+    async def dead_letter_overflow(self, venue: str, events: list, reason: str) -> int:
+        """Events a consumer (the BookActor) could not take in time. They are stored through
+        the normal path as well; the entry records what the live consumer missed."""
+        self.failures["backpressure_overflow"] += 1
+        entry = self.dlq.add_events("backpressure_overflow", venue, events, reason, time.time_ns())
+        self._dlq_counts = self._count_dead_letters()
+        return entry
+
+    @ray.method(concurrency_group="io")
     async def dead_letter_raw(self, venue: str, raw: bytes, error: str) -> int:
         """A venue message that could not be parsed, kept with its raw bytes for inspection."""
         self.failures["parse_failure"] += 1
