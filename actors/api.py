@@ -15,18 +15,18 @@ from pathlib import Path
 from actors.books import BOOKS_ACTOR_TEMPLATE
 from actors.supervisor import DEFAULT_NAMESPACE
 from mdc.errors import CollectorError
-from serve.auth import API_KEYS_ENV, KeyRing
+from serve.auth import API_KEY_HASHES_ENV, API_KEYS_ENV, KeyRing
 from serve.deployment import ServeSpec, start_serve, stop_serve
 
 KEY_FILE = "api-key"
 
 
-def key_ring(data_dir: str) -> KeyRing:
-    """The configured keys; with none configured, a fresh random key for this run, printed once
-    and kept (mode 0600) in DATA_DIR/api-key, so a first run on a laptop just works."""
-    keys = KeyRing.from_env() if os.environ.get(API_KEYS_ENV) else None
-    if keys is not None and len(keys):
-        return keys
+def key_ring(data_dir: str, hashes: tuple[str, ...] = ()) -> KeyRing:
+    """The configured keys ($MDC_API_KEYS, $MDC_API_KEY_HASHES, the config's [api]
+    key_hashes); with none configured, a fresh random key for this run, printed once and kept
+    (mode 0600) in DATA_DIR/api-key, so a first run on a laptop just works."""
+    if os.environ.get(API_KEYS_ENV) or os.environ.get(API_KEY_HASHES_ENV) or hashes:
+        return KeyRing.from_env(hashes=hashes)
     key = secrets.token_urlsafe(24)
     path = Path(data_dir) / KEY_FILE
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -279,5 +279,7 @@ def _api(data_dir: str, args: argparse.Namespace) -> contextlib.AbstractAsyncCon
     if args.no_api:
         return contextlib.nullcontext()
     from actors.api import prediction_api
+    from mdc.config import load_config
 
-    return prediction_api(data_dir, args.api_host, args.api_port)
+    hashes = load_config(args.config).api_key_hashes if args.config else ()
+    return prediction_api(data_dir, args.api_host, args.api_port, hashes)

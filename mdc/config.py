@@ -49,7 +49,8 @@ VENUE_KEYS = {
     "key_env",
     "secret_env",
 }
-TOP_KEYS = {"data_dir", "venues"}
+TOP_KEYS = {"data_dir", "venues", "api"}
+API_KEYS = {"key_hashes"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ class VenueSettings:
 class CollectorConfig:
     data_dir: str
     venues: tuple[VenueSettings, ...]
+    api_key_hashes: tuple[str, ...] = ()
+    """`sha256:<hex>` digests of the prediction API's keys (`[api] key_hashes`), so the file
+    never holds a key; checked when the API starts."""
 
 
 def load_config(
@@ -97,7 +101,13 @@ def load_config(
     chosen_dir = data_dir or raw.get("data_dir") or os.environ.get("MDC_DATA_DIR") or "./data"
     if not isinstance(chosen_dir, str):
         raise ConfigError(f"{where}: data_dir must be a string path")
-    return CollectorConfig(chosen_dir, settings)
+    return CollectorConfig(chosen_dir, settings, _api_key_hashes(raw.get("api", {}), where))
+
+
+def _api_key_hashes(api: object, where: str) -> tuple[str, ...]:
+    if not isinstance(api, dict) or set(api) - API_KEYS:
+        raise ConfigError(f"{where}: [api] takes only {sorted(API_KEYS)}")
+    return _strings(api.get("key_hashes", ()), "api.key_hashes")
 
 
 def _read(path: str) -> dict[str, Any]:

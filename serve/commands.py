@@ -70,6 +70,11 @@ def register_serve(subparsers: argparse._SubParsersAction) -> None:
         help="accept the key with this digest (repeatable; adds to MDC_API_KEYS)",
     )
     parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="collector TOML config; its [api] key_hashes are accepted too",
+    )
+    parser.add_argument(
         "--num-cpus", type=int, default=2, metavar="N", help="CPUs of a local Ray (default: 2)"
     )
     parser.add_argument(
@@ -79,14 +84,16 @@ def register_serve(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _spec(args: argparse.Namespace) -> tuple:
+    from mdc.config import load_config
     from mdc.errors import ConfigError
     from serve.auth import KeyRing
     from serve.deployment import DEFAULT_MODELS_DIR, ServeSpec
 
     if args.data_dir is not None and not os.path.isdir(os.path.join(args.data_dir, "wal")):
         raise ConfigError(f"--data-dir {args.data_dir!r}: no event store there")
+    config_hashes = load_config(args.config).api_key_hashes if args.config else ()
     spec = ServeSpec(
-        keys=KeyRing.from_env(os.environ, args.api_key_hash),
+        keys=KeyRing.from_env(os.environ, (*args.api_key_hash, *config_hashes)),
         models_dir=args.models or DEFAULT_MODELS_DIR,
         data_dir=args.data_dir,
         actor=args.actor,

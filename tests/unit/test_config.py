@@ -78,3 +78,18 @@ def test_missing_file_and_unconfigured_venue_selection(tmp_path):
         load_config(str(tmp_path / "missing.toml"))
     with pytest.raises(ConfigError, match=r"--venues: \['bitmex'\] not configured"):
         load_config(None, venues="binance,bitmex")
+
+
+def test_api_key_hashes_come_from_the_file_and_never_a_key(tmp_path):
+    from serve.auth import AuthResult, KeyRing, key_hash
+
+    digest = key_hash("s3cret")
+    path = tmp_path / "mdc.toml"
+    path.write_text(f'[api]\nkey_hashes = ["{digest}"]\n')
+    config = load_config(str(path))
+    assert config.api_key_hashes == (digest,)
+    keys = KeyRing(hashes=config.api_key_hashes)
+    assert keys.check("s3cret") is AuthResult.OK and keys.check("other") is AuthResult.WRONG
+    path.write_text('[api]\nkeys = ["s3cret"]\n')
+    with pytest.raises(ConfigError, match=r"\[api\] takes only \['key_hashes'\]"):
+        load_config(str(path))
