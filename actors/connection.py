@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from actors.telemetry import NO_TRACER, provider_receive
 from mdc.errors import CollectorError, MalformedMessage, VenueRejected
-from mdc.events import Event
+from mdc.events import Event, Trade
 from mdc.venues.base import HttpGet, Phase, Reconnect, SendText, Session
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class ConnectionStats:
     malformed: int = 0
     http_requests: int = 0
     http_errors: int = 0
+    backfilled: int = 0
     last_error: str = ""
 
 
@@ -231,6 +232,8 @@ class VenueConnection:
             await self._retry_later(request)
             return
         self._http_failures_in_a_row = 0
+        if request.purpose != "snapshot":
+            self.stats.backfilled += sum(type(e) is Trade for e in events)
         await self._deliver(events)
         await self.carry_out()
 

@@ -183,6 +183,8 @@ class Metrics:
         add(self.stored, ("duplicate",), "duplicates", child.get("duplicates"))
         for cause, n in child.get("failures by cause", {}).items():
             add(self.failures, (cause,), "failures", n)
+        if "dlq" in child:
+            self.set_dlq({(cause, state): n for cause, state, n in child["dlq"]})
 
 
 class _LagCollector:

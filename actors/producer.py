@@ -11,6 +11,7 @@ from opentelemetry.trace import NoOpTracer, Tracer
 from ray.actor import ActorHandle
 from ray.exceptions import RayActorError, RayTaskError
 
+from actors.metrics import LagHistogram
 from actors.telemetry import inject, pipeline_enqueue
 from mdc.batching import Batcher, BatchPolicy, EventBatch, UnackedLedger
 from mdc.events import Event
@@ -37,6 +38,7 @@ class Producer:
         self.ledger = UnackedLedger(policy.max_unacked)
         self.writer = writer
         self.stats = ProducerStats()
+        self.lag = LagHistogram()
         self.tracer = tracer or NoOpTracer()
         self._batch_parent: dict[str, str] = {}
         self._changed = asyncio.Condition()
@@ -105,6 +107,8 @@ class Producer:
                     self._send(batch)
             return
         self.stats.batches_acked += 1
+        if batch.events:  # venue time of the batch's newest event to its fsync acknowledgement
+            self.lag.observe(max(0.0, (time.time_ns() - batch.events[-1].ts_event) / 1e9))
         async with self._changed:
             self.ledger.acked(batch.seq)
             self._changed.notify_all()

@@ -7,6 +7,7 @@ the snapshot requests it sends back.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -65,6 +66,7 @@ class ProviderActor:
         self._book_calls: list[ray.ObjectRef] = []
         self._books_overflowed = False
         self.book_overflows = 0
+        self._types: collections.Counter[type] = collections.Counter()
         self._tasks: list[asyncio.Task] = []
         self.started_ns = time.time_ns()
         self.lag_ns = 0
@@ -91,6 +93,7 @@ class ProviderActor:
         return not self.producer.batcher.pending
 
     async def _on_events(self, events: list[Event]) -> None:
+        self._types.update(map(type, events))
         tracer = self.tracer if self._opens_batch() else NO_TRACER
         with collector_process(tracer, venue=self.run.venue, events=events):
             self.lag_ns = time.time_ns() - events[-1].ts_event
@@ -198,6 +201,9 @@ class ProviderActor:
             "malformed": conn.malformed,
             "gaps": self.gaps,
             "book overflows": self.book_overflows,
+            "backfilled": conn.backfilled,
+            "events by type": {t.__struct_config__.tag: n for t, n in self._types.items()},
+            "lag histogram": self.producer.lag.snapshot(),
             "lag ms": round(self.lag_ns / 1e6, 1),
             "unacked": len(self.producer.ledger),
             "sent": self.producer.stats.batches_sent,

@@ -136,7 +136,9 @@ class StorageWriterActor:
     def _count_dead_letters(self) -> dict:
         """Kept for ping(), which runs on another thread than the DLQ's users."""
         counts = self.dlq.counts()
+        by_cause_and_state = Counter((e.cause, e.state) for e in self.dlq.list())
         return {
+            "dlq": [[cause, state, n] for (cause, state), n in by_cause_and_state.items()],
             "dlq_entries": counts.entries,
             "dlq_by_cause": dict(counts.by_cause),
             "dlq_by_state": dict(counts.by_state),
@@ -181,6 +183,7 @@ class StorageWriterActor:
             **self.stats,
             "pid": os.getpid(),
             "failures": dict(self.failures),
+            "failures by cause": dict(self.failures),
             **self._dlq_counts,
         }
 

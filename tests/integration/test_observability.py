@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from actors.supervisor import Supervisor
 from actors.telemetry import TRACES_FILE_ENV
@@ -119,10 +120,11 @@ def test_mdc_run_serves_metrics_and_probes_and_stops_cleanly(tmp_path):
     try:
         deadline = time.monotonic() + 60
         body = ""
-        while time.monotonic() < deadline and "mdc_restarts_total" not in body:
+        while time.monotonic() < deadline and not _flowing(body):
             body = _get(port, "/metrics") if _get(port, "/readyz") == "ready" else ""
             time.sleep(0.5)  # polling a subprocess's HTTP server, bounded by the deadline
         assert "mdc_restarts_total" in body and "mdc_actor_up" in body
+        assert _flowing(body), body[-3000:]
         assert _get(port, "/livez") == "ok"
     finally:
         proc.send_signal(signal.SIGINT)
@@ -131,6 +133,18 @@ def test_mdc_run_serves_metrics_and_probes_and_stops_cleanly(tmp_path):
     assert "stopped cleanly" in out
     status = json.loads((Path(tmp_path) / "status.json").read_text())
     assert "provider:binance" in status["rows"]
+
+
+def _flowing(body: str) -> bool:
+    """Events by venue and type and the end-to-end lag histogram are fed from the actors."""
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+    }
+    trades = samples.get(("mdc_events_total", (("type", "trade"), ("venue", "binance"))), 0)
+    lag = samples.get(("mdc_end_to_end_lag_seconds_count", (("venue", "binance"),)), 0)
+    return trades > 0 and lag > 0
 
 
 def _get(port: int, path: str) -> str:

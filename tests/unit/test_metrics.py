@@ -60,7 +60,14 @@ def test_update_from_status_maps_a_supervisor_status() -> None:
     lag.observe(0.003)
     lag.observe(0.2)
     status = {
-        "writer": {"state": "running", "restarts": 0, "stored": 90, "duplicates": 10},
+        "writer": {
+            "state": "running",
+            "restarts": 0,
+            "stored": 90,
+            "duplicates": 10,
+            "failures by cause": {"backpressure_overflow": 2},
+            "dlq": [["storage_failure", "pending", 3]],
+        },
         "books:binance": {"state": "running", "restarts": 1, "pid": 7, "gaps": 2, "unacked": 1},
         "provider:binance": provider_ping(11, 10, 1, lag),
     }
@@ -73,6 +80,8 @@ def test_update_from_status_maps_a_supervisor_status() -> None:
     assert sample(metrics, "mdc_backfilled_trades_total", venue="binance") == 4
     assert sample(metrics, "mdc_queue_depth", queue="provider:binance/unacked") == 3
     assert sample(metrics, "mdc_stored_events_total", outcome="duplicate") == 10
+    assert sample(metrics, "mdc_failures_total", cause="backpressure_overflow") == 2
+    assert sample(metrics, "mdc_dlq_entries", cause="storage_failure", state="pending") == 3
     bucket = "mdc_end_to_end_lag_seconds_bucket"
     assert sample(metrics, bucket, venue="binance", le="0.005") == 1
     assert sample(metrics, bucket, venue="binance", le="+Inf") == 2
