@@ -16,7 +16,7 @@ from actors.books import BOOKS_ACTOR_TEMPLATE
 from actors.supervisor import DEFAULT_NAMESPACE
 from mdc.errors import CollectorError
 from serve.auth import API_KEY_HASHES_ENV, API_KEYS_ENV, KeyRing
-from serve.deployment import ServeSpec, start_serve, stop_serve
+from serve.deployment import ServeSpec, direct_ingress_urls, start_serve, stop_serve
 
 KEY_FILE = "api-key"
 
@@ -59,6 +59,8 @@ async def prediction_api(data_dir: str, host: str, port: int) -> AsyncIterator[s
         yield None
         return
     print(f"mdc run: prediction API on {url} (POST /v1/predict, GET /v1/models)", file=sys.stderr)
+    for direct in await asyncio.to_thread(direct_ingress_urls, host):
+        print(f"mdc run: prediction API direct ingress at {direct}", file=sys.stderr)
     try:
         yield url
     finally:

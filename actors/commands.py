@@ -79,6 +79,12 @@ def register_run(subparsers: argparse._SubParsersAction) -> None:
         "--api-port", type=int, default=8000, help="prediction API port (default 8000)"
     )
     parser.add_argument(
+        "--api-direct-ingress",
+        action="store_true",
+        help="the API's replica also answers HTTP itself on a port in 30000-31000, printed at "
+        "start (Ray Serve direct ingress: experimental in Ray, much faster; see mdc serve)",
+    )
+    parser.add_argument(
         "--no-api",
         action="store_true",
         help="do not start the prediction API (Ray Serve); keys come from $MDC_API_KEYS, else "
@@ -146,6 +152,10 @@ def _run(args: argparse.Namespace) -> int:
         from actors.runtime import init_ray
 
         print("mdc run: starting Ray (a few seconds)...", file=sys.stderr)
+        if args.api_direct_ingress and not args.no_api:
+            from serve.deployment import DIRECT_INGRESS_ENV
+
+            os.environ[DIRECT_INGRESS_ENV] = "1"  # read by Serve in the processes Ray starts
         init_ray(args.address, args.num_cpus)
     return asyncio.run(_collect(args))
 

@@ -70,6 +70,13 @@ def register_serve(subparsers: argparse._SubParsersAction) -> None:
         help="accept the key with this digest (repeatable; adds to MDC_API_KEYS)",
     )
     parser.add_argument(
+        "--direct-ingress",
+        action="store_true",
+        help="let each replica also answer HTTP itself on a port in 30000-31000, printed at "
+        "start (Ray Serve direct ingress, experimental in Ray; several times the proxy's "
+        "throughput here, see benchmarks/RESULTS.md); the proxy URL keeps working",
+    )
+    parser.add_argument(
         "--config",
         metavar="FILE",
         help="collector TOML config; its [api] key_hashes are accepted too",
@@ -121,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
     from actors.runtime import init_ray
     from serve.ab import check_weight
     from serve.deployment import (
+        DIRECT_INGRESS_ENV,
         Scaling,
         direct_ingress_enabled,
         direct_ingress_urls,
@@ -134,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
     scaling = Scaling(args.min_replicas, args.max_replicas, args.target_ongoing)
     scaling.options()
     ensure_port_free(args.host, args.port)
+    if args.direct_ingress:
+        os.environ[DIRECT_INGRESS_ENV] = "1"  # read by Serve in the processes Ray starts
     direct_ingress_enabled()
     init_ray(args.address, args.num_cpus)
     try:

@@ -45,7 +45,7 @@ def test_help_lists_every_option():
         "--api-key-hash",
         "MDC_API_KEYS",
         "/v1/predict",
-        "RAY_SERVE_ENABLE_DIRECT_INGRESS",
+        "--direct-ingress",
     ):
         assert option in out, option
 
@@ -79,7 +79,7 @@ def test_launch_predict_and_stop_on_ctrl_c():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     proc = subprocess.Popen(
-        [*MDC, "--port", str(port), "--num-cpus", "1"],
+        [*MDC, "--port", str(port), "--num-cpus", "1", "--direct-ingress"],
         env=env(MDC_API_KEYS="cli-key"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -88,14 +88,17 @@ def test_launch_predict_and_stop_on_ctrl_c():
     try:
         line = proc.stdout.readline()
         assert f"ready at http://127.0.0.1:{port}" in line, line or proc.stderr.read()
+        direct = proc.stdout.readline()
+        assert "direct ingress at http://" in direct, direct
         n = len(discover_models(SHIPPED)[0].features)
-        response = httpx.post(
-            f"http://127.0.0.1:{port}/v1/predict",
-            json={"features": [0.5] * n, "model": "v1"},
-            headers={"X-API-Key": "cli-key"},
-            timeout=10,
-        )
-        assert response.status_code == 200 and response.json()["version"] == "v1"
+        for base in (f"http://127.0.0.1:{port}", direct.split(" at ")[1].strip()):
+            response = httpx.post(
+                f"{base}/v1/predict",
+                json={"features": [0.5] * n, "model": "v1"},
+                headers={"X-API-Key": "cli-key"},
+                timeout=10,
+            )
+            assert response.status_code == 200 and response.json()["version"] == "v1", base
         started = time.monotonic()
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0 and time.monotonic() - started < 60
