@@ -38,11 +38,15 @@ class Book:
         self._bid_prices = sorted(self.bids)
         self._ask_prices = sorted(self.asks)
 
-    def apply(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
+    def apply(self, bids: Iterable[Level], asks: Iterable[Level]) -> bool:
+        """Apply one update's levels; returns whether the book is crossed now (`is_crossed`,
+        answered here because the hot path asks after every update and a call costs more)."""
+        bid_prices, ask_prices = self._bid_prices, self._ask_prices
         if bids:
-            _apply_side(self.bids, self._bid_prices, bids)
+            _apply_side(self.bids, bid_prices, bids)
         if asks:
-            _apply_side(self.asks, self._ask_prices, asks)
+            _apply_side(self.asks, ask_prices, asks)
+        return bool(bid_prices and ask_prices) and bid_prices[-1] >= ask_prices[0]
 
     def best_bid(self) -> Level | None:
         if not self._bid_prices:
@@ -113,11 +117,11 @@ def _apply_side(
 ) -> None:
     for price, size in changes:
         if size:
-            count = len(levels)
-            levels[price] = size
-            if len(levels) != count:
+            if price not in levels:
                 insort(prices, price)
-        elif levels.pop(price, None) is not None:
+            levels[price] = size
+        elif price in levels:
+            del levels[price]
             del prices[bisect_left(prices, price)]
 
 

@@ -208,6 +208,7 @@ class Session:
         if not config.symbols:
             raise ConfigError(f"{venue.name}: no symbols configured")
         self.venue = venue
+        self._decode = venue.decode
         self.config = config
         self.phase = Phase.DISCONNECTED
         self.track_books = track_books
@@ -253,9 +254,14 @@ class Session:
     def receive(self, data: bytes, now_ns: int) -> list[Event]:
         if self._reconciles and now_ns >= self._next_reconcile_ns:
             self._reconcile(now_ns)
-        out: list[Event] = []
+        items = self._decode(data, now_ns)
         routes = self._routes
-        for item in self.venue.decode(data, now_ns):
+        if len(items) == 1:  # the common case: the route's own list is the answer
+            route = routes.get(type(items[0]))
+            if route is not None:
+                return route(items[0], now_ns)
+        out: list[Event] = []
+        for item in items:
             route = routes.get(type(item))
             if route is not None:
                 out += route(item, now_ns)

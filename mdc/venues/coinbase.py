@@ -73,19 +73,27 @@ class _Malformed(ValueError):
 
 class _Timestamps:
     """RFC 3339 'YYYY-MM-DDTHH:MM:SS[.f]Z' -> ns, with the whole seconds cached per second: the
-    full parse costs more than decoding the rest of a small message."""
+    full parse costs more than decoding the rest of a small message. Use the bound `parse` (a
+    bound method is a cheaper call than an instance's `__call__`)."""
 
     def __init__(self, size: int = 4096) -> None:
         self._seconds: dict[str, int] = {}
+        """'YYYY-MM-DDTHH:MM:SS.' (the dot included, so a hit means a fraction follows) -> ns"""
         self._size = size
 
-    def __call__(self, text: str) -> int:
+    def parse(self, text: str) -> int:
+        whole = self._seconds.get(text[:20])
+        if whole is not None and text[-1] == "Z":
+            frac = text[20:-1]
+            if frac.isdigit() and len(frac) <= 9:
+                return whole + int(frac) * _FRACTION_SCALE[len(frac)]
+        return self._parse(text)
+
+    def _parse(self, text: str) -> int:
+        """The first time of a second, and every other shape (or the error for bad ones)."""
         frac = text[20:-1]
         if text[19:20] == "." and text[-1:] == "Z" and 0 < len(frac) <= 9 and frac.isdigit():
-            whole = self._seconds.get(text[:19])
-            if whole is None:
-                whole = self._whole(text[:19])
-            return whole + int(frac) * _FRACTION_SCALE[len(frac)]
+            return self._whole(text[:20]) + int(frac) * _FRACTION_SCALE[len(frac)]
         try:
             return parse_rfc3339_ns(text)
         except BadTimestamp as exc:
@@ -93,7 +101,7 @@ class _Timestamps:
 
     def _whole(self, head: str) -> int:
         try:
-            known = parse_rfc3339_ns(head + "Z")
+            known = parse_rfc3339_ns(head[:19] + "Z")
         except BadTimestamp as exc:
             raise _Malformed(str(exc)) from exc
         if len(self._seconds) >= self._size:
@@ -161,14 +169,14 @@ class Coinbase(Venue):
             b"market_trades": route(AtTrades, self._at(self._at_trades)),
             b"ticker": route(AtTickers, self._at(self._at_tickers)),
             b"ticker_batch": route(AtTickers, self._at(self._at_tickers)),
-            b"heartbeats": route(AtBare, self._at(lambda m, t: [Heartbeat()])),
+            b"heartbeats": route(AtBare, self._at(lambda m, t, out: out.append(Heartbeat()))),
             b"subscriptions": route(AtSubscriptions, self._at(self._at_subscriptions)),
         }
         # Other channels (product `status`, ...) carry nothing for the market streams, but their
         # sequence_num counts: skipping it would look like a lost message.
-        self._other_channel = route(AtBare, self._at(lambda m, t: []))
+        self._other_channel = route(AtBare, self._at(lambda m, t, out: None))
         self._envelope = msgspec.json.Decoder(Envelope)
-        self._ns = _Timestamps()
+        self._ns = _Timestamps().parse
         self._dec = DecimalTexts()
         self._rest_trades = msgspec.json.Decoder(list[RestTrade])
         self._rest_book = msgspec.json.Decoder(RestBook)
@@ -289,10 +297,11 @@ class Coinbase(Venue):
         # subscription and the connection stays usable.
         return [VenueError(None, text, permanent="auth" in text.lower())]
 
-    def _at(self, build: Callable[..., Iterable[Event | Control]]) -> Callable[..., Items]:
+    def _at(self, build: Callable[..., None]) -> Callable[..., Items]:
         """An AT builder behind the per-connection counter: a duplicate or late message (number
         at or below the last one seen) is dropped whole; otherwise its ConnectionSequence comes
-        first, so the Session sees a loss before the events that follow it."""
+        first, so the Session sees a loss before the events that follow it. The builder gets
+        that list and appends its items to it (no second list to merge)."""
 
         def run(m: AtBare, ts_recv: int) -> Items:  # type: ignore[valid-type]
             last, fresh = self._connection_seq, self._fresh
@@ -301,20 +310,20 @@ class Coinbase(Venue):
             if last is not None and m.sequence_num > last + 1:
                 self._fresh = set()  # the Session invalidates every book on this gap
             self._connection_seq = m.sequence_num
+            out: Items = [ConnectionSequence(m.sequence_num)]
             try:
-                items = build(m, ts_recv)
+                build(m, ts_recv, out)
             except InvalidOperation:  # a bad price: the message is malformed, as if never seen
                 self._connection_seq, self._fresh = last, fresh
                 raise
-            return [ConnectionSequence(m.sequence_num), *items]
+            return out
 
         return run
 
-    def _at_book(self, m: AtBook, ts_recv: int) -> Items:  # type: ignore[valid-type]
+    def _at_book(self, m: AtBook, ts_recv: int, out: Items) -> None:  # type: ignore[valid-type]
         dec = self._dec
         # Every price first: a bad one must leave no trace of the message (see `_at`).
         books = [(event, *_split_at(event.updates, dec)) for event in m.events]
-        out: Items = []
         for event, bids, asks in books:
             product = event.product_id
             if event.type == "snapshot":
@@ -325,37 +334,34 @@ class Coinbase(Venue):
                 stale = self._is_stale(product)
                 out.append(BookDelta(NAME, product, self._ns(last or m.timestamp), ts_recv,
                                      () if stale else bids, () if stale else asks))  # fmt: skip
-        return out
 
-    def _at_trades(self, m: AtTrades, ts_recv: int) -> Items:  # type: ignore[valid-type]
-        dec = self._dec
-        out: Items = []
+    def _at_trades(self, m: AtTrades, ts_recv: int, out: Items) -> None:  # type: ignore[valid-type]
+        dec, ns = self._dec, self._ns
         for event in m.events:
             # `side` read as the taker's (aggressor's) side: the spec leaves it unverified and the
             # simulator emits the taker side. Sorted by id: snapshots list the newest first.
             trades = [
-                Trade(NAME, t.product_id, self._ns(t.time), ts_recv, dec[t.price], t.size,
+                Trade(NAME, t.product_id, ns(t.time), ts_recv, dec[t.price], t.size,
                       _TAKER[t.side], _digits(t.trade_id, "trade_id"))
                 for t in event.trades
             ]  # fmt: skip
             if len(trades) > 1:
                 trades.sort(key=_by_id)
             out.extend(trades)
-        return out
 
-    def _at_tickers(self, m: AtTickers, ts_recv: int) -> Items:  # type: ignore[valid-type]
+    def _at_tickers(self, m: AtTickers, ts_recv: int, out: Items) -> None:  # type: ignore[valid-type]
         ts_event = self._ns(m.timestamp)
-        return [
+        out.extend(
             Quote(NAME, t.product_id, ts_event, ts_recv, t.best_bid, t.best_bid_quantity,
                   t.best_ask, t.best_ask_quantity)
             for event in m.events for t in event.tickers
-        ]  # fmt: skip
+        )  # fmt: skip
 
-    def _at_subscriptions(self, m: AtSubscriptions, ts_recv: int) -> Items:  # type: ignore[valid-type]
-        return [
+    def _at_subscriptions(self, m: AtSubscriptions, ts_recv: int, out: Items) -> None:  # type: ignore[valid-type]
+        out.extend(
             Subscribed(",".join(f"{name}:{'|'.join(ids)}" for name, ids in e.subscriptions.items()))
             for e in m.events
-        ]
+        )
 
     # -- session ---------------------------------------------------------------------------
 

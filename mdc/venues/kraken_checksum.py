@@ -5,7 +5,7 @@ price digits then its qty digits ('.' removed, leading zeros stripped). It is ch
 message, but a message changes only a few of those 20 levels: the text of the others is reused.
 Each level's text is cached with the price and size objects it was made for, and reused while
 the book holds those very objects (checked by identity: equal Decimals can differ in their digits,
-e.g. 1.0 and 1.00).
+e.g. 1.0 and 1.00). When only the size changed, the price's digits are reused too.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ class Checksum:
     __slots__ = ("_pieces", "limit")
 
     def __init__(self, limit: int = 10_000) -> None:
-        self._pieces: dict[Decimal, tuple[Decimal, Decimal, str]] = {}  # (price, size, text)
+        # price -> (price, size, text, the price's own digits)
+        self._pieces: dict[Decimal, tuple[Decimal, Decimal, str, str]] = {}
         self.limit = limit
 
     def __call__(self, book: Book) -> int:
@@ -38,13 +39,16 @@ class Checksum:
         get = self._pieces.get
         return "".join([
             piece[2] if (piece := get(price)) is not None and piece[1] is size
-            and piece[0] is price else self._piece(price, size)
+            and piece[0] is price else self._piece(price, size, piece)
             for price, size in zip(prices, map(levels.__getitem__, prices), strict=True)
         ])  # fmt: skip
 
-    def _piece(self, price: Decimal, size: Decimal) -> str:
-        text = _digits(price) + _digits(size)
-        self._pieces[price] = (price, size, text)
+    def _piece(
+        self, price: Decimal, size: Decimal, known: tuple[Decimal, Decimal, str, str] | None
+    ) -> str:
+        head = known[3] if known is not None and known[0] is price else _digits(price)
+        text = head + _digits(size)
+        self._pieces[price] = (price, size, text, head)
         return text
 
 

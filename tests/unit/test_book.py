@@ -34,7 +34,7 @@ def test_book_matches_naive_model(snap_bids, snap_asks, deltas, n):
     naive_apply(bids, snap_bids)
     naive_apply(asks, snap_asks)
     for delta_bids, delta_asks in deltas:
-        book.apply(delta_bids, delta_asks)
+        reported = book.apply(delta_bids, delta_asks)
         naive_apply(bids, delta_bids)
         naive_apply(asks, delta_asks)
         assert book.top_bids(n) == sorted(bids.items(), reverse=True)[:n]
@@ -43,6 +43,7 @@ def test_book_matches_naive_model(snap_bids, snap_asks, deltas, n):
         assert book.best_ask() == (min(asks.items()) if asks else None)
         crossed = bool(bids and asks and max(bids) >= min(asks))
         assert book.is_crossed() is crossed
+        assert reported is crossed
 
 
 def test_removing_an_unknown_level_is_harmless_and_zero_levels_are_not_loaded():

@@ -548,3 +548,30 @@ def test_first_update_before_any_snapshot_is_not_replayed() -> None:
     session.outbox()
     session.receive(SNAPSHOT, T0)
     assert dict(session.books["BTC-USD"].book.bids) == {D(9): D(2)}
+
+
+def test_cached_seconds_give_the_same_times_as_the_general_parser() -> None:
+    """One venue object (one second cache): every shape in and around a cached second agrees with
+    `parse_rfc3339_ns`, and a fraction too long for it stays an error after the second is cached."""
+    from mdc.timefmt import parse_rfc3339_ns
+
+    venue = Coinbase()
+    times = [
+        "2024-01-15T10:30:45.5Z",  # caches the second
+        "2024-01-15T10:30:45.123456789Z",
+        "2024-01-15T10:30:45Z",
+        "2024-01-15T10:30:45.000001+00:00",
+        "2024-01-15T10:30:46.25Z",
+        "2024-01-15T10:30:45.75Z",
+    ]
+
+    def match(seq: int, time: str) -> bytes:
+        return json.dumps({"type": "match", "trade_id": seq, "side": "buy", "size": "1",
+                           "price": "10.5", "product_id": "BTC-USD", "sequence": seq,
+                           "time": time}).encode()  # fmt: skip
+
+    for seq, text in enumerate(times, 1):
+        [trade] = venue.decode(match(seq, text), 7)
+        assert trade.ts_event == parse_rfc3339_ns(text), text
+    with pytest.raises(MalformedMessage):
+        venue.decode(match(99, "2024-01-15T10:30:45.1234567891Z"), 7)
