@@ -42,11 +42,12 @@ def key_ring(data_dir: str, hashes: tuple[str, ...] = ()) -> KeyRing:
 
 
 @contextlib.asynccontextmanager
-async def prediction_api(data_dir: str, host: str, port: int) -> AsyncIterator[str | None]:
+async def prediction_api(
+    data_dir: str, host: str, port: int, hashes: tuple[str, ...] = ()
+) -> AsyncIterator[str | None]:
     """Serve while the block runs; yields the base URL, or None when it could not start."""
-    spec = ServeSpec(
-        key_ring(data_dir), actor=BOOKS_ACTOR_TEMPLATE, actor_namespace=DEFAULT_NAMESPACE
-    )
+    keys = key_ring(data_dir, hashes)
+    spec = ServeSpec(keys, actor=BOOKS_ACTOR_TEMPLATE, actor_namespace=DEFAULT_NAMESPACE)
     print("mdc run: starting the prediction API (a few seconds)...", file=sys.stderr)
     try:
         url = await asyncio.to_thread(start_serve, spec, host, port)

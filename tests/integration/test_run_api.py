@@ -64,3 +64,16 @@ def test_mdc_run_serves_live_predictions(tmp_path):
         out, _ = proc.communicate(timeout=90)
     assert proc.returncode == 0, out[-3000:]
     assert "prediction API on" in out and "stopped cleanly" in out
+
+
+def test_configured_key_hashes_replace_the_generated_key(tmp_path, monkeypatch):
+    from actors.api import KEY_FILE, key_ring
+    from serve.auth import AuthResult, key_hash
+
+    monkeypatch.delenv("MDC_API_KEYS", raising=False)
+    monkeypatch.delenv("MDC_API_KEY_HASHES", raising=False)
+    keys = key_ring(str(tmp_path), (key_hash("from-config"),))
+    assert keys.check("from-config") is AuthResult.OK
+    assert not (tmp_path / KEY_FILE).exists()
+    generated = key_ring(str(tmp_path))
+    assert generated.check((tmp_path / KEY_FILE).read_text().strip()) is AuthResult.OK
