@@ -71,7 +71,7 @@ class ProviderActor:
         self.started_ns = time.time_ns()
         self.lag_ns = 0
         self.gaps = 0
-        self._book_batcher = Batcher(f"provider:{run.venue}", policy, self.started_ns)
+        self._new_book_incarnation(self.started_ns)
 
     async def start(self) -> None:
         self._tasks = [
@@ -159,7 +159,7 @@ class ProviderActor:
         now = time.time_ns()
         gap = Gap(self.run.venue, "", now, now, "connection", "book batches overflowed")
         await self.producer.add([gap])
-        self._book_batcher = Batcher(f"provider:{self.run.venue}", self._book_batcher.policy, now)
+        self._new_book_incarnation(now)
         self._book_batcher.add([gap, *batch.events], now)
         return self._book_batcher.take(now)
 
@@ -184,9 +184,13 @@ class ProviderActor:
         """A new BookActor: it numbers our batches from the start of a new incarnation."""
         self.books = books
         self._book_calls = []
-        self._book_batcher = Batcher(
-            f"provider:{self.run.venue}", self._book_batcher.policy, time.time_ns()
-        )
+        self._new_book_incarnation(time.time_ns())
+
+    def _new_book_incarnation(self, now_ns: int) -> None:
+        """Book batches numbered from 0 in a new incarnation: the BookActor stops waiting for
+        any batch of the old one."""
+        policy = self.producer.batcher.policy  # one batching policy for both destinations
+        self._book_batcher = Batcher(f"provider:{self.run.venue}", policy, now_ns)
 
     async def ping(self) -> dict:
         conn = self.connection.stats
