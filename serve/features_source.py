@@ -137,7 +137,8 @@ class ActorFeatureSource:
     """Feature vectors from the collector's named actors (see the module doc for their methods).
 
     `actor_name` may hold `{venue}`: one actor per venue (the collector's BookActors), found by
-    listing the namespace's named actors; a venue without an actor is not an instrument of ours."""
+    name (`instruments` lists the namespace's named actors); a venue without an actor is not an
+    instrument of ours."""
 
     def __init__(self, actor_name: str, namespace: str | None = None, timeout_s: float = 2.0):
         self.actor_name, self.namespace, self.timeout_s = actor_name, namespace, timeout_s
@@ -199,15 +200,23 @@ class ActorFeatureSource:
     def _has_actor(self, venue: str) -> bool:
         """A venue whose actor we have seen and that is missing now is restarting: look again
         after a moment, then answer 503 rather than "not ours"."""
-        if venue in self._venues():
-            self._seen.add(venue)
+        if self._found(venue):
             return True
         if venue not in self._seen:
             return False
         time.sleep(RELOOKUP_DELAY_S)
-        if venue in self._venues():
+        if self._found(venue):
             return True
         raise FeatureSourceUnavailable(f"the {venue} feature actor is restarting; retry")
+
+    def _found(self, venue: str) -> bool:
+        """A cached handle, else one name lookup: no listing of every actor per request."""
+        try:
+            self._handle(venue)
+        except FeatureSourceUnavailable:
+            return False
+        self._seen.add(venue)
+        return True
 
     def instruments(self) -> list[tuple[str, str]]:
         return [
