@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -47,12 +46,6 @@ class Result:
     p99_ms: float
     per_s: float
     failures: int = 0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def rows(n_features: int, count: int, seed: int = 7) -> list[list[float]]:
@@ -125,6 +118,8 @@ def wait_http(url: str, timeout_s: float, proc: subprocess.Popen | None = None) 
 @contextlib.contextmanager
 def plain_server(models_dir: str) -> Iterator[str]:
     """uvicorn + build_app in a child process (its own GIL, like Serve's replica)."""
+    from serve.deployment import free_port
+
     port = free_port()
     cmd = [sys.executable, __file__, "--plain-server", str(port), "--models", models_dir]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=os.environ | {"MDC_API_KEYS": KEY})
@@ -159,6 +154,7 @@ def bench_serve(models_dir: str, bodies: list, requests: int, direct: bool) -> l
         ServeSpec,
         direct_ingress_enabled,
         direct_ingress_urls,
+        free_port,
         start_serve,
         stop_serve,
     )
@@ -185,6 +181,8 @@ def bench_serve(models_dir: str, bodies: list, requests: int, direct: bool) -> l
 
 def cold_start(models_dir: str, features: list[float]) -> float:
     """Seconds from launching `mdc serve` to its first 200 prediction."""
+    from serve.deployment import free_port
+
     port = free_port()
     cmd = [sys.executable, "-m", "mdc.cli", "serve", "--port", str(port), "--models", models_dir]
     env = os.environ | {"MDC_API_KEYS": KEY}

@@ -124,6 +124,13 @@ class Scaling:
         return opts
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now (tests, benchmarks, the chaos suite's API)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
 def ensure_port_free(host: str, port: int) -> None:
     """Fail fast with a clear error instead of a Serve proxy that retries binding forever."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,16 +16,10 @@ from chaos.scenarios.base import Load
 from loadtests.report import LoadReport
 from loadtests.runner import LoadHandle, start_load
 from serve.auth import KeyRing
-from serve.deployment import ServeSpec, start_serve, stop_serve
+from serve.deployment import ServeSpec, free_port, start_serve, stop_serve
 
 LOAD_MARGIN_S = 30.0
 """Locust runs past the fault phase, through the final recovery; it is stopped after it."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

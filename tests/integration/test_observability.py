@@ -20,6 +20,7 @@ from mdc.dlq import DeadLetterQueue
 from mdc.errors import MalformedMessage
 from mdc.simulator.server import Simulator
 from mdc.venues.registry import get_venue
+from serve.deployment import free_port
 from tests.integration.collector import collect, wait_until
 
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_runtime")]
@@ -96,7 +97,7 @@ def test_malformed_messages_land_in_the_dlq_with_their_bytes_and_ingest_goes_on(
 
 
 def test_mdc_run_serves_metrics_and_probes_and_stops_cleanly(tmp_path):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -154,14 +155,6 @@ def _get(port: int, path: str) -> str:
     except OSError:
         return ""
     return "ready" if path == "/readyz" else ("ok" if path == "/livez" else text)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _exists(path: Path):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.integration.test_observability import _free_port
+from serve.deployment import free_port
 
 INSTRUMENT = "binance/BTC-USDT"
 
@@ -34,7 +34,7 @@ def _get(url: str, **kwargs) -> httpx.Response | None:
 
 
 def test_mdc_run_serves_live_predictions(tmp_path):
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     argv = [sys.executable, "-m", "mdc.cli", "run", "--data-dir", str(tmp_path)]
     argv += ["--venues", "binance", "--api-port", str(port), "--duration", "120"]

@@ -4,7 +4,6 @@ models and a FeatureTracker fed from a real event store."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 import httpx
@@ -18,7 +17,7 @@ from models.runtime import SHIPPED, discover_models
 from models.synthetic import synthetic_events
 from serve.ab import bucket
 from serve.auth import KeyRing
-from serve.deployment import ServeSpec, start_serve, stop_serve
+from serve.deployment import ServeSpec, free_port, start_serve, stop_serve
 from serve.features_source import HOUR_NS
 
 pytestmark = pytest.mark.ray
@@ -27,12 +26,6 @@ CLIENTS = [f"client-{i}" for i in range(120)]
 KEY = {"X-API-Key": CLIENTS[0]}
 VENUE, SYMBOL = "binance", "BTC-USDT"
 LIVE = {"venue": VENUE, "symbol": SYMBOL}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from models.runtime import SHIPPED, discover_models
+from serve.deployment import free_port
 
 MDC = [sys.executable, "-m", "mdc.cli", "serve"]
 
@@ -75,9 +76,7 @@ def test_bad_models_dir_and_version(tmp_path):
 
 @pytest.mark.ray
 def test_launch_predict_and_stop_on_ctrl_c():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [*MDC, "--port", str(port), "--num-cpus", "1", "--direct-ingress"],
         env=env(MDC_API_KEYS="cli-key"),
