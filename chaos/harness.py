@@ -128,7 +128,7 @@ class LiveSystem:
         self._watcher = None
         self.status = self.supervisor.status()
         with contextlib.suppress(RayActorError, KeyError):
-            self.writer_stats = await _ping(self.supervisor, "writer")
+            self.writer_stats = await ping_child(self.supervisor, "writer")
         self.drained = await self.supervisor.stop()
         write_truth(self.sim, list(self.config.venues), str(self.truth_dir), self.stopped_ns)
         if self.proxies:
@@ -187,12 +187,13 @@ async def wait_until(predicate: Predicate, timeout_s: float, what: str) -> float
     return time.monotonic() - started
 
 
-async def _ping(supervisor: Supervisor, name: str) -> dict:
+async def ping_child(supervisor: Supervisor, name: str) -> dict:
+    """The named child's ping answer (counters, pid, DLQ counts...)."""
     return await asyncio.wrap_future(supervisor.children[name].handle.ping.remote().future())
 
 
 async def stored_events(supervisor: Supervisor) -> int:
-    return (await _ping(supervisor, "writer"))["stored"]
+    return (await ping_child(supervisor, "writer"))["stored"]
 
 
 def all_running(supervisor: Supervisor) -> Predicate:
@@ -209,7 +210,7 @@ async def _provider_messages(supervisor: Supervisor) -> dict[str, int]:
     for child in supervisor.children.values():
         if child.kind == "provider" and child.state == "running":
             with contextlib.suppress(RayActorError):
-                ping = await _ping(supervisor, child.name)
+                ping = await ping_child(supervisor, child.name)
                 counts[child.name] = ping["messages"] if ping["phase"] == "streaming" else -1
     return counts
 

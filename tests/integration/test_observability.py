@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from actors.supervisor import Supervisor
 from actors.telemetry import TRACES_FILE_ENV
+from chaos.harness import ping_child
 from mdc.dlq import DeadLetterQueue
 from mdc.errors import MalformedMessage
 from mdc.simulator.server import Simulator
@@ -28,8 +29,7 @@ CHAIN = ["provider.receive", "collector.process", "pipeline.enqueue", "storage.w
 
 
 async def writer_ping(supervisor: Supervisor) -> dict:
-    ref = supervisor.children["writer"].handle.ping.remote()
-    return await asyncio.wrap_future(ref.future())
+    return await ping_child(supervisor, "writer")
 
 
 def test_one_trace_follows_a_batch_from_the_socket_to_the_fsync(tmp_path, monkeypatch):
