@@ -626,7 +626,7 @@ async def run(args: argparse.Namespace, base: Path) -> list[str]:
     return [
         RESULTS_HEADING,
         "",
-        f"Command (from /work/main): `{' '.join(['/work/venv/bin/python', *sys.argv])}`",
+        f"Command (from the repository root): `{' '.join(['.venv/bin/python', *sys.argv])}`",
         f"Load: {load.describe()}; warm-up {args.warmup:g}s, window {args.window:g}s; "
         f"latency sampled on every {SAMPLE_EVERY}th stored event; Ray actor processes at nice "
         f"{rounds[-1].actor_nice if rounds[-1].mode == 'ray' else rounds[-2].actor_nice} "

@@ -12,6 +12,7 @@ import csv
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -31,7 +32,8 @@ from serve.ab import ABRouter
 from serve.app import build_app
 from serve.auth import KeyRing
 
-MDC = Path(os.environ.get("MDC_BIN", "/work/venv/bin/mdc"))
+MDC = Path(sys.executable).with_name("mdc")
+"""The console script of the interpreter running the tests (its virtualenv's bin/)."""
 KEY = "load-test-key"
 INSTRUMENT = ("binance", "BTC-USDT")
 WORKLOAD = Workload(instruments=(INSTRUMENT,), seed=7, think_s=0.02)
