@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from opentelemetry.trace import NoOpTracer, Tracer
 from ray.actor import ActorHandle
@@ -34,7 +34,8 @@ class Producer:
     def __init__(
         self, name: str, writer: ActorHandle, policy: BatchPolicy, tracer: Tracer | None = None
     ) -> None:
-        self.batcher = Batcher(name, policy)
+        self.batcher = Batcher(name, policy, incarnation=time.time_ns())
+        """Each life numbers its batches from 0; the writer orders them per (name, life)."""
         self.ledger = UnackedLedger(policy.max_unacked)
         self.writer = writer
         self.stats = ProducerStats()
@@ -89,6 +90,7 @@ class Producer:
         return True
 
     def _send(self, batch: EventBatch) -> None:
+        batch = replace(batch, acked_below=self.ledger.oldest())
         self.stats.batches_sent += 1
         task = asyncio.create_task(self._await_ack(batch, self.writer))
         self._tasks.add(task)

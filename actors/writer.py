@@ -10,7 +10,7 @@ from collections import Counter
 import ray
 
 from actors.telemetry import flush_tracing, setup_tracing, storage_write, wal_append
-from mdc.batching import EventBatch
+from mdc.batching import EventBatch, ProducerOrder
 from mdc.dlq import DeadLetterQueue, DLQError
 from mdc.events import Trade
 from mdc.store import FaultyFS, RealFS, StorageError, Store, Ticket
@@ -23,7 +23,13 @@ GROUP_COMMIT_S = 0.002
 """How often appends also retry the dead letters that are due (their own backoff applies)."""
 
 
-@ray.remote(num_cpus=0, max_restarts=0, concurrency_groups={"io": 1, "health": 1})
+IO_CONCURRENCY = 4096
+"""Appends in progress at once, all on the "io" group's one thread and event loop: an append
+waiting for its producer's earlier batch must not keep that batch out (every producer's
+`max_unacked` in flight fits)."""
+
+
+@ray.remote(num_cpus=0, max_restarts=0, concurrency_groups={"io": IO_CONCURRENCY, "health": 1})
 class StorageWriterActor:
     """Appends are idempotent (the store deduplicates by identity), so a producer may resend any
     batch it holds after a restart without storing anything twice.
@@ -51,16 +57,16 @@ class StorageWriterActor:
         }
         self.failures: Counter[str] = Counter()
         self._waiting: list[tuple[EventBatch, Ticket, asyncio.Future]] = []
+        self._order: ProducerOrder[asyncio.Future] = ProducerOrder()
         self._committer: asyncio.Task | None = None
         self._next_retry_ns = 0
         self._dlq_counts = self._count_dead_letters()
 
     @ray.method(concurrency_group="io")
     async def append(self, batch: EventBatch) -> tuple[str, int, int, int]:
-        """Durable on return. Group commit: appends arriving within GROUP_COMMIT_S of each other
-        share one fsync (per touched file)."""
-        if not self._waiting:  # a retry commits too: never while others' events are pending
-            self._retry_dead_letters()
+        """Durable on return. Each producer's batches reach the store in its send order (they
+        may arrive in any order); group commit: appends arriving within GROUP_COMMIT_S of each
+        other share one fsync (per touched file)."""
         with (
             storage_write(
                 self.tracer, carrier=batch.trace, producer=batch.producer, events=batch.events
@@ -68,16 +74,22 @@ class StorageWriterActor:
             wal_append(self.tracer, events=batch.events),
         ):
             future = asyncio.get_running_loop().create_future()
-            try:
-                ticket = self.store.submit(batch.events, time.time_ns())
-            except StorageError as exc:  # a commit of a full buffer failed: all pending did
-                self._waiting.append((batch, Ticket(0, 0, 0), future))
-                self._fail(exc)
-            else:
-                self._waiting.append((batch, ticket, future))
-                if self._committer is None or self._committer.done():
-                    self._committer = asyncio.create_task(self._commit_soon())
+            for ready, reply in self._order.push(batch, future):
+                self._submit(ready, reply)
             return await future
+
+    def _submit(self, batch: EventBatch, future: asyncio.Future) -> None:
+        if not self._waiting:  # a retry commits too: never while others' events are pending
+            self._retry_dead_letters()
+        try:
+            ticket = self.store.submit(batch.events, time.time_ns())
+        except StorageError as exc:  # a commit of a full buffer failed: all pending did
+            self._waiting.append((batch, Ticket(0, 0, 0), future))
+            self._fail(exc)
+        else:
+            self._waiting.append((batch, ticket, future))
+            if self._committer is None or self._committer.done():
+                self._committer = asyncio.create_task(self._commit_soon())
 
     async def _commit_soon(self) -> None:
         await asyncio.sleep(GROUP_COMMIT_S)  # let the appends queued behind us join this fsync
@@ -106,6 +118,7 @@ class StorageWriterActor:
             try:
                 self._dead_letter_batch(batch, error)
             except StorageError as refused:
+                self._order.rewind(batch)  # its successors wait for the producer's resend
                 future.set_exception(refused)
             else:
                 future.set_result((batch.producer, batch.seq, 0, 0))
@@ -183,6 +196,7 @@ class StorageWriterActor:
             **self.stats,
             "pid": os.getpid(),
             "failures": dict(self.failures),
+            "order_skipped": self._order.skipped,
             "failures by cause": dict(self.failures),
             **self._dlq_counts,
         }
@@ -190,6 +204,11 @@ class StorageWriterActor:
     @ray.method(concurrency_group="health")
     async def pid(self) -> int:
         return os.getpid()
+
+    @ray.method(concurrency_group="health")
+    async def _hang_for_testing(self, seconds: float) -> None:
+        """Blocks the loop that answers pings, as a wedged writer process would."""
+        time.sleep(seconds)
 
     @ray.method(concurrency_group="io")
     async def _fail_storage_for_testing(self, op: str, err: int) -> None:

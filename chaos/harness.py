@@ -29,7 +29,7 @@ from mdc.simulator.config import SimulatorConfig
 from mdc.simulator.server import Simulator
 from mdc.store import Store
 from mdc.supervision import RestartPolicy
-from mdc.verify import VerifyReport, load_truth, verify
+from mdc.verify import VerifyReport, load_truth, verify_store
 
 FAST_POLICY = RestartPolicy(
     max_restarts=4,
@@ -143,7 +143,7 @@ class LiveSystem:
         """Every published trade stored once, books exact outside gaps (after `stop`)."""
         truth = load_truth(sorted(self.truth_dir.glob("*.jsonl")))
         with Store.open(str(self.config.data_dir), readonly=True) as store:
-            return verify(store.iter_events(), truth, end_ns=self.stopped_ns - VERIFY_MARGIN_NS)
+            return verify_store(store, truth, self.stopped_ns - VERIFY_MARGIN_NS)
 
     # -- proxies -----------------------------------------------------------------------------
 

@@ -8,7 +8,9 @@ them all after a writer restart; the store's dedup makes a resend harmless.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from mdc.errors import ConfigError
 from mdc.events import Event
@@ -36,6 +38,11 @@ class EventBatch:
     """W3C trace context of the span that produced the batch, so the consumer's span is a child."""
     incarnation: int = 0
     """Which life of the producer sent it (a restarted producer numbers its batches from 0)."""
+    acked_below: int | None = None
+    """Every batch of this producer life numbered below this one's `acked_below` was
+    acknowledged when it was sent: a receiver meeting the life for the first time (a restarted
+    writer) starts its order there. None: an unordered one-off (a supervisor's status event),
+    taken as it comes."""
 
 
 class Batcher:
@@ -89,6 +96,10 @@ class UnackedLedger:
     def acked(self, seq: int) -> None:
         self.batches.pop(seq, None)
 
+    def oldest(self) -> int:
+        """The lowest unacknowledged batch number (the ledger holds the batch being sent)."""
+        return next(iter(self.batches))
+
     def to_resend(self) -> list[EventBatch]:
         return list(self.batches.values())
 
@@ -128,3 +139,77 @@ class InOrder:
             ready.append(self.waiting.pop(self.next_seq))
             self.next_seq += 1
         return ready
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Life(Generic[T]):
+    next_seq: int
+    waiting: dict[int, list[tuple[EventBatch, T]]] = field(default_factory=dict)
+
+
+class ProducerOrder(Generic[T]):
+    """The writer's order: each producer life's batches go to the store in send order.
+
+    Ray runs an async actor's calls concurrently and resends come after newer batches, so
+    arrival order is not send order; a stream stored out of order breaks the book at an instant.
+    Unlike `InOrder` nothing is dropped: a batch below the expected number is a resend of one
+    already handed on (the store deduplicates it), and a refused batch (`rewind`) makes its
+    successors wait for its resend. Each batch travels with a token `T` (the caller's reply).
+
+    Memory is bounded: a life waits for at most `limit` batches (its producer has at most
+    `BatchPolicy.max_unacked` in flight); past that the hole is skipped (counted in
+    `skipped`), and at most `max_lives` lives are remembered (the oldest idle ones go)."""
+
+    def __init__(self, limit: int = 4096, max_lives: int = 4096) -> None:
+        self.limit = limit
+        self.max_lives = max_lives
+        self.lives: OrderedDict[Hashable, _Life[T]] = OrderedDict()
+        self.skipped = 0
+
+    def push(self, batch: EventBatch, token: T) -> list[tuple[EventBatch, T]]:
+        """The batches (with their tokens) now due for the store, in order."""
+        if batch.acked_below is None:
+            return [(batch, token)]
+        life = self._life(batch, batch.acked_below)
+        if batch.seq < life.next_seq:
+            return [(batch, token)]
+        life.waiting.setdefault(batch.seq, []).append((batch, token))
+        if len(life.waiting) > self.limit:
+            life.next_seq = min(life.waiting)
+            self.skipped += 1
+        return self._release(life)
+
+    @staticmethod
+    def _release(life: _Life[T]) -> list[tuple[EventBatch, T]]:
+        ready: list[tuple[EventBatch, T]] = []
+        for seq in sorted(s for s in life.waiting if s < life.next_seq):
+            ready += life.waiting.pop(seq)  # acknowledged elsewhere meanwhile: resends
+        while life.next_seq in life.waiting:
+            ready += life.waiting.pop(life.next_seq)
+            life.next_seq += 1
+        return ready
+
+    def rewind(self, batch: EventBatch) -> None:
+        """`batch` was handed on but refused: the life's later batches wait for its resend."""
+        life = self.lives.get((batch.producer, batch.incarnation))
+        if life is not None:
+            life.next_seq = min(life.next_seq, batch.seq)
+
+    def _life(self, batch: EventBatch, acked_below: int) -> _Life[T]:
+        key = (batch.producer, batch.incarnation)
+        life = self.lives.get(key)
+        if life is None:
+            life = self.lives[key] = _Life(acked_below)
+            self._forget_idle()
+        else:
+            self.lives.move_to_end(key)
+            life.next_seq = max(life.next_seq, acked_below)
+        return life
+
+    def _forget_idle(self) -> None:
+        idle = [key for key, life in self.lives.items() if not life.waiting]
+        for key in idle[: max(0, len(self.lives) - self.max_lives)]:
+            del self.lives[key]

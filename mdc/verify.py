@@ -9,11 +9,15 @@ Used by `mdc verify`, the integration tests and the chaos suite.
 
 from __future__ import annotations
 
+import bisect
+import enum
+import itertools
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -21,6 +25,10 @@ from mdc.errors import CollectorError
 from mdc.events import BookDelta, BookSnapshot, Event, Gap, Trade, from_json, identity
 from mdc.sync import BookSync
 from mdc.venues.registry import get_venue
+
+if TYPE_CHECKING:
+    from mdc.store import Store
+    from mdc.store.checkpoints import BookAt
 
 BOOK_SAMPLE_EVERY = 25
 """Compare every Nth in-sync state (and the last): each comparison sorts two whole books."""
@@ -111,6 +119,10 @@ class VerifyReport:
     book_states_checked: int = 0
     book_mismatches: int = 0
     book_gaps: int = 0
+    book_order_breaks: int = 0
+    """Places where the stored-order replay loses the book with no Gap recorded."""
+    book_at_checked: int = 0
+    book_at_not_in_sync: int = 0
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -127,38 +139,68 @@ class VerifyReport:
             f"found; missing {self.trades_missing}, duplicated {self.trades_duplicated}, "
             f"wrong values {self.trades_wrong}",
             f"books: {self.book_states_checked} in-sync states compared with the venue's book, "
-            f"{self.book_mismatches} differed; {self.book_gaps} recorded book gaps",
+            f"{self.book_mismatches} differed; {self.book_gaps} recorded book gaps, "
+            f"{self.book_order_breaks} breaks without one",
+            f"book at an instant: {self.book_at_checked} sampled instants in sync and compared, "
+            f"{self.book_at_not_in_sync} not in sync",
             "result: OK" if self.ok else f"result: {len(self.findings)} violation(s)",
         ]
         return head + [f"  {f.check} {f.venue}/{f.symbol}: {f.detail}" for f in self.findings[:50]]
 
 
+BookAtFn = Callable[[str, str, int, "int | None"], "BookAt"]
+"""(venue, symbol, at_ns, depth) -> the book users read at that instant (`Store.book_at`)."""
+
+BOOK_AT_SAMPLES = 20
+"""Instants per book stream at which the book at an instant is rebuilt and checked."""
+
+
 def verify(
-    events: Iterable[Event], truth: dict[str, VenueTruth], *, end_ns: int | None = None
+    events: Iterable[Event],
+    truth: dict[str, VenueTruth],
+    *,
+    end_ns: int | None = None,
+    book_at: BookAtFn | None = None,
 ) -> VerifyReport:
-    """`events` in stored order; trades published after `end_ns` (venue time) are not expected."""
+    """`events` in stored order within each stream (as `Store.iter_events` gives them); trades
+    published after `end_ns` (venue time) are not expected. With `book_at`, the book users read
+    at sampled instants is checked too."""
     report = VerifyReport()
     trades: dict[tuple[str, str], list[Trade]] = defaultdict(list)
     books: dict[tuple[str, str], list[Event]] = defaultdict(list)
-    connection_gaps: dict[str, list[Gap]] = defaultdict(list)
     for event in events:
         key = (event.venue, event.symbol)
         if isinstance(event, Trade) and not event.aggregate:
             trades[key].append(event)
-        elif isinstance(event, BookSnapshot | BookDelta):
+        elif _in_book_stream(event):
             books[key].append(event)
-        elif isinstance(event, Gap) and event.stream in ("book", "connection"):
-            if event.symbol:
-                books[key].append(event)
-            else:
-                connection_gaps[event.venue].append(event)
     for (venue, symbol), stored in trades.items():
         published = truth[venue].trades.get(symbol, []) if venue in truth else []
         _check_trades(report, (venue, symbol), stored, published, end_ns)
     for (venue, symbol), stream in books.items():
-        merged = sorted(stream + connection_gaps[venue], key=lambda e: e.ts_recv)
-        _check_book(report, venue, symbol, merged, truth.get(venue))
+        record = truth[venue].books.get(symbol) if venue in truth else None
+        if record is not None:
+            checker = _BookChecker(report, venue, symbol, TruthBook(record))
+            states = checker.replay(stream)
+            if book_at is not None:
+                checker.check_book_at(stream, states, book_at)
     return report
+
+
+def _in_book_stream(event: Event) -> bool:
+    """What `book_at` replays: the book's own stream (book Gaps included)."""
+    if isinstance(event, BookSnapshot | BookDelta):
+        return True
+    return isinstance(event, Gap) and event.stream == "book"
+
+
+def verify_store(store: Store, truth: dict[str, VenueTruth], end_ns: int | None) -> VerifyReport:
+    """Everything users read from `store`: its events, and the book at sampled instants."""
+
+    def book_at(venue: str, symbol: str, at_ns: int, depth: int | None) -> BookAt:
+        return store.book_at(venue, symbol, at_ns, depth=depth)
+
+    return verify(store.iter_events(), truth, end_ns=end_ns, book_at=book_at)
 
 
 def _check_trades(
@@ -210,45 +252,114 @@ def _trade_values(trade: Trade, side_unknown: bool = False) -> tuple:
     return trade.price, trade.size, "unknown" if side_unknown else trade.side, trade.ts_event
 
 
-def _check_book(
-    report: VerifyReport, venue: str, symbol: str, stream: list[Event], truth: VenueTruth | None
-) -> None:
-    record = truth.books.get(symbol) if truth else None
-    if record is None:
-        return
-    true_book = TruthBook(record)
-    adapter = get_venue(venue)
-    sync: BookSync = adapter.book_sync(symbol)
-    by_id = adapter.book_update_ids
-    verifiable, in_sync_seen = False, 0
-    for index, event in enumerate(stream):
-        sync.on_event(event)
-        if isinstance(event, Gap):
-            report.book_gaps += event.symbol != ""
-        elif isinstance(event, BookSnapshot):
-            verifiable = event.update_id is not None
-        elif isinstance(event, BookDelta):
-            verifiable = True
-        if not (sync.in_sync and verifiable):
-            continue
-        in_sync_seen += 1
-        if in_sync_seen % BOOK_SAMPLE_EVERY and index != len(stream) - 1:
-            continue
-        if by_id:
-            found = true_book.at(update_id=sync.last_update_id)
+class _Replay(enum.Enum):
+    """A stored book stream's state after each event, replayed in stored order."""
+
+    IN_SYNC = 1
+    AWAITING = 2
+    """Out of sync for a recorded reason: before the first snapshot, or after a stored Gap."""
+    BROKEN = 3
+    """Out of sync although no Gap was recorded: events stored out of the venue's order."""
+
+
+class _BookChecker:
+    """One symbol's stored book stream against the venue's true book."""
+
+    def __init__(self, report: VerifyReport, venue: str, symbol: str, true_book: TruthBook):
+        self.report, self.venue, self.symbol, self.true_book = report, venue, symbol, true_book
+        self.adapter = get_venue(venue)
+        self.depth = self.adapter.book_sync(symbol).rules.depth
+
+    def replay(self, stream: list[Event]) -> list[_Replay]:
+        """Each event's state, replayed in stored order (as users' reads do): sampled in-sync
+        states must equal the venue's book, and the sync may break only at a recorded Gap."""
+        sync: BookSync = self.adapter.book_sync(self.symbol)
+        states: list[_Replay] = []
+        state, verifiable, in_sync_seen = _Replay.AWAITING, False, 0
+        for index, event in enumerate(stream):
+            derived = sync.on_event(event)
+            if isinstance(event, Gap):
+                self.report.book_gaps += 1
+                state = _Replay.AWAITING
+            elif derived and state is _Replay.IN_SYNC:
+                state = _Replay.BROKEN
+                self._broken(index, event, derived[0])
+            if isinstance(event, BookSnapshot):
+                verifiable = event.update_id is not None
+            elif isinstance(event, BookDelta):
+                verifiable = True
+            if sync.in_sync:
+                state = _Replay.IN_SYNC
+            states.append(state)
+            if sync.in_sync and verifiable:
+                in_sync_seen += 1
+                if in_sync_seen % BOOK_SAMPLE_EVERY == 0 or index == len(stream) - 1:
+                    self._compare(
+                        sync.last_update_id, sync.last_ts_event, sync.book.top(self.depth)
+                    )
+        return states
+
+    def check_book_at(self, stream: list[Event], states: list[_Replay], book_at: BookAtFn) -> None:
+        """The `mdc book --at` path at instants spread over the stream: in sync and equal to
+        the venue's book, or out of sync only where the stored-order replay has a recorded
+        reason (before the first snapshot, after a recorded Gap)."""
+        # book_at applies events up to the first with ts_recv > T: the first whose running
+        # maximum exceeds T, which a bisection over the running maxima finds.
+        reached = list(itertools.accumulate((e.ts_recv for e in stream), max))
+        for at_ns in _sample_instants(stream, BOOK_AT_SAMPLES):
+            book = book_at(self.venue, self.symbol, at_ns, self.depth)
+            if book.in_sync:
+                self.report.book_at_checked += 1
+                self._compare(book.update_id, book.ts_event, (book.bids, book.asks))
+                continue
+            self.report.book_at_not_in_sync += 1
+            last = bisect.bisect_right(reached, at_ns) - 1
+            if last >= 0 and states[last] is not _Replay.AWAITING:
+                self.report.add(
+                    "book-at-not-in-sync",
+                    self.venue,
+                    self.symbol,
+                    f"the book at {at_ns} is not in sync, and no gap was recorded before it",
+                )
+
+    def _broken(self, index: int, event: Event, derived: Event) -> None:
+        self.report.book_order_breaks += 1
+        reason = derived.reason if isinstance(derived, Gap) else type(derived).__name__
+        self.report.add(
+            "book-order",
+            self.venue,
+            self.symbol,
+            f"stored event {index} ({_describe(event)}) breaks the book with no recorded gap: "
+            f"{reason}",
+        )
+
+    def _compare(self, update_id: int | None, ts_event: int, ours: tuple[list, list]) -> None:
+        if self.adapter.book_update_ids:
+            found = update_id is not None and self.true_book.at(update_id=update_id)
         else:
-            found = true_book.at(ts=sync.last_ts_event)
+            found = self.true_book.at(ts=ts_event)
         if not found:
-            continue
-        report.book_states_checked += 1
-        depth = sync.rules.depth
-        ours = sync.book.top(depth)
-        if (list(ours[0]), list(ours[1])) != true_book.top(depth):
-            report.book_mismatches += 1
-            report.add(
+            return
+        self.report.book_states_checked += 1
+        if (list(ours[0]), list(ours[1])) != self.true_book.top(self.depth):
+            self.report.book_mismatches += 1
+            self.report.add(
                 "book-wrong",
-                venue,
-                symbol,
-                f"at update {true_book.update_id} / venue "
-                f"time {true_book.ts}: in sync but not the venue's book",
+                self.venue,
+                self.symbol,
+                f"at update {self.true_book.update_id} / venue "
+                f"time {self.true_book.ts}: in sync but not the venue's book",
             )
+
+
+def _sample_instants(stream: list[Event], n: int) -> list[int]:
+    """`n` receive times spread evenly over the stream's span."""
+    times = [e.ts_recv for e in stream]
+    first, last = min(times), max(times)
+    return sorted({first + (last - first) * i // max(1, n - 1) for i in range(n)})
+
+
+def _describe(event: Event) -> str:
+    if isinstance(event, BookDelta):
+        return f"delta {event.first_update_id}..{event.last_update_id}, ts_recv {event.ts_recv}"
+    return f"{type(event).__name__}, ts_recv {event.ts_recv}"

@@ -19,11 +19,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "verify",
         help="check the store against the simulator's ground truth",
         description=(
-            "When `mdc run` collects from the embedded simulator it writes the simulator's ground "
-            "truth to DATA_DIR/truth/. This checks the store against it: every trade published "
-            "while the collector was subscribed is stored exactly once with its exact values, and "
-            "every book state the store reconstructs while in sync equals the venue's book. Prints "
-            "a report; exits 1 on any violation, 2 if the data or truth is missing."
+            "When `mdc run` collects from the embedded simulator it writes the simulator's "
+            "ground truth to DATA_DIR/truth/. This checks the store against it: every trade "
+            "published while the collector was subscribed is stored exactly once with its "
+            "exact values; every book state the store reconstructs while in sync (replaying "
+            "each stream in stored order, as `mdc book --at` does) equals the venue's book; "
+            "that replay loses a book only where a gap was recorded; and `mdc book --at` at 20 "
+            "instants per book answers in sync with the venue's book, or not in sync only after "
+            "a recorded gap. Prints a report; exits 1 on any violation, 2 if the data or truth "
+            "is missing."
         ),
     )
     add_data_dir(parser)
@@ -32,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mdc.store import Store
-    from mdc.verify import load_truth, verify
+    from mdc.verify import load_truth, verify_store
 
     data_dir = args.data_dir or default_data_dir()
     truth_dir = Path(data_dir) / "truth"
@@ -46,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     end_ns = json.loads(meta.read_text())["stopped_ns"] - STOP_MARGIN_NS if meta.exists() else None
     truth = load_truth(paths)
     with Store.open(data_dir, readonly=True) as store:
-        report = verify(store.iter_events(), truth, end_ns=end_ns)
+        report = verify_store(store, truth, end_ns)
     for line in report.lines():
         print(line)
     if not report.ok:

@@ -35,6 +35,8 @@ SUFFIX = ".ckpt"
 
 class BookSyncLike(Protocol):
     book: Book
+    last_update_id: int | None
+    last_ts_event: int
 
     @property
     def in_sync(self) -> bool: ...
@@ -69,7 +71,8 @@ class Checkpoint:
 
 @dataclass(frozen=True, slots=True)
 class BookAt:
-    """The book at `at_ns`; `last_seq` is the last record applied (-1: none)."""
+    """The book at `at_ns`; `last_seq` is the last record applied (-1: none); `update_id` and
+    `ts_event` name the venue's state it shows (its last update id, or venue time)."""
 
     bids: list[tuple[Decimal, Decimal]]
     asks: list[tuple[Decimal, Decimal]]
@@ -77,6 +80,8 @@ class BookAt:
     last_seq: int
     replayed: int
     checkpoint_seq: int | None
+    update_id: int | None = None
+    ts_event: int = 0
 
 
 class CheckpointProjection:
@@ -172,4 +177,14 @@ def book_at(
         sync.on_event(event)
         last_seq, replayed = seq, replayed + 1
     bids, asks = sync.book.top(depth)
-    return BookAt(bids, asks, sync.in_sync, last_seq, replayed, cp.seq if cp else None)
+    checkpoint_seq = cp.seq if cp else None
+    return BookAt(
+        bids,
+        asks,
+        sync.in_sync,
+        last_seq,
+        replayed,
+        checkpoint_seq,
+        sync.last_update_id,
+        sync.last_ts_event,
+    )
