@@ -165,8 +165,7 @@ class BookActor:
             "pid": os.getpid(),
             "applied": self.applied,
             "gaps": self.gaps,
-            "in_sync": sum(s.in_sync for s in self.syncs.values()),
-            "symbols": len(self.syncs),
+            "in sync": f"{sum(s.in_sync for s in self.syncs.values())}/{len(self.syncs)}",
             "unacked": len(self.producer.ledger),
         }
 

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -29,7 +30,9 @@ def register_run(subparsers: argparse._SubParsersAction) -> None:
             "from it (no internet, no keys). Providers, book keepers and the storage writer run "
             "as Ray actors under a supervisor (a local Ray with --num-cpus CPUs unless --address "
             "names a cluster). Ctrl-C, SIGTERM or the end of --duration stops the venues, drains "
-            "every queue, fsyncs and exits 0."
+            "every queue, fsyncs and exits 0. With OTEL_TRACES_EXPORTER=console the actors' spans "
+            "go to $MDC_TRACES_FILE, by default DATA_DIR/traces.jsonl (named at start), for 10% "
+            "of batches unless OTEL_TRACES_SAMPLER_ARG sets the share."
         ),
     )
     parser.add_argument("--config", metavar="FILE", help="TOML config file (see README)")
@@ -106,8 +109,10 @@ def register_status(subparsers: argparse._SubParsersAction) -> None:
         help="print the running collector's status panel once",
         description=(
             "Print the status panel of the `mdc run` that writes to DATA_DIR (it refreshes "
-            "DATA_DIR/status.json every second). Exits 1 if no collector has written it in the "
-            "last 10 seconds."
+            "DATA_DIR/status.json every second): one row per actor (writer, book keepers, "
+            "providers). Plain text as wide as the terminal ($COLUMNS, or 80 in a pipe); a table "
+            "too wide for that is split into several, each listing every actor by its full name. "
+            "Exits 1 if no collector has written it in the last 10 seconds."
         ),
     )
     add_data_dir(parser)
@@ -118,9 +123,7 @@ STALE_AFTER_NS = 10_000_000_000
 
 
 def _status(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from actors.panel import STATUS_FILE, render
+    from actors.panel import STATUS_FILE, disk_caption, text
 
     data_dir = args.data_dir or default_data_dir()
     path = os.path.join(data_dir, STATUS_FILE)
@@ -133,7 +136,8 @@ def _status(args: argparse.Namespace) -> int:
         ) from None
     age_ns = time.time_ns() - status["written_ns"]
     title = f"mdc status ({age_ns / 1e9:.1f}s ago)"
-    Console().print(render(status["rows"], data_dir, title))
+    width = shutil.get_terminal_size().columns  # $COLUMNS, the terminal's, else 80 in a pipe
+    print(text(status["rows"], width, title, disk_caption(data_dir)), end="")
     if age_ns > STALE_AFTER_NS:
         print(
             f"mdc status: the collector has not updated {path} for {age_ns / 1e9:.0f}s: it "
@@ -253,7 +257,16 @@ async def _local(runs, data_dir: str, stop: asyncio.Event, args, panel_type) -> 
 async def _on_ray(runs, data_dir: str, stop: asyncio.Event, args, panel_type) -> None:
     from actors.metrics import Metrics, MetricsServer, readiness_from_status
     from actors.supervisor import Supervisor
+    from actors.telemetry import console_to_file
 
+    spans = console_to_file(data_dir, os.environ)  # before the actors start: they take the env
+    if spans:
+        ratio = os.environ["OTEL_TRACES_SAMPLER_ARG"]
+        print(
+            f"mdc run: spans: {spans} (OTEL_TRACES_EXPORTER=console, one JSON object a line; "
+            f"share of batches traced: OTEL_TRACES_SAMPLER_ARG={ratio})",
+            file=sys.stderr,
+        )
     supervisor = Supervisor(runs, os.path.abspath(data_dir))
     await supervisor.start()
     metrics = Metrics()

@@ -1,4 +1,5 @@
-"""The live status panel of `mdc run` / `mdc status`: a table on a terminal, a line otherwise."""
+"""The live status panel of `mdc run` / `mdc status`: a table on a terminal, a line otherwise.
+The table fits the width it is given, in plain text, so it reads the same in a pipe."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 from rich.console import Console
 from rich.live import Live
-from rich.table import Table
+from rich.text import Text
 
 PLAIN_EVERY_S = 5.0
 STATUS_FILE = "status.json"
@@ -28,6 +29,9 @@ COLUMNS = (
     "in sync",
     "gaps",
 )
+GAP = "  "
+LEFT = ("actor", "state")
+"""Text columns, aligned left; the others hold numbers, aligned right."""
 
 Rows = Callable[[], dict[str, dict]]
 
@@ -35,10 +39,10 @@ Rows = Callable[[], dict[str, dict]]
 class StatusPanel:
     """`rows()` gives one dict per actor (keys as in COLUMNS, missing ones shown blank)."""
 
-    def __init__(self, rows: Rows, data_dir: str) -> None:
+    def __init__(self, rows: Rows, data_dir: str, console: Console | None = None) -> None:
         self.rows = rows
         self.data_dir = data_dir
-        self.console = Console()
+        self.console = console or Console()
         self._live: Live | None = None
         self._last: dict[str, int] = {}
         self._last_at = time.monotonic()
@@ -48,7 +52,9 @@ class StatusPanel:
         if not self.console.is_terminal:
             yield
             return
-        with Live(self.table(), console=self.console, refresh_per_second=2) as live:
+        with Live(
+            self.view(self._with_rates()), console=self.console, refresh_per_second=2
+        ) as live:
             self._live = live
             yield
         self._live = None
@@ -63,7 +69,7 @@ class StatusPanel:
             rows = self._with_rates()
             write_status(self.data_dir, rows)
             if self._live is not None:
-                self._live.update(render(rows, self.data_dir))
+                self._live.update(self.view(rows))
             elif time.monotonic() - last_line >= PLAIN_EVERY_S:
                 last_line = time.monotonic()
                 print(line(rows, self.data_dir), flush=True)
@@ -79,18 +85,72 @@ class StatusPanel:
         self._last_at = now
         return rows
 
-    def table(self) -> Table:
-        return render(self._with_rates(), self.data_dir)
+    def view(self, rows: dict[str, dict]) -> Text:
+        """Laid out for the terminal's width now: it is read again at each refresh."""
+        return Text(text(rows, self.console.width, caption=disk_caption(self.data_dir)))
 
 
-def render(rows: dict[str, dict], data_dir: str, title: str = TITLE) -> Table:
-    table = Table(title=title)
-    for column in COLUMNS:
-        table.add_column(column, justify="left" if column in ("actor", "state") else "right")
-    for name, row in rows.items():
-        table.add_row(name, *(str(row.get(c, "")) for c in COLUMNS[1:]))
-    table.caption = f"data dir {data_dir}: {disk_bytes(data_dir) / 1e6:.1f} MB"
-    return table
+def text(rows: dict[str, dict], width: int, title: str = TITLE, caption: str = "") -> str:
+    """The panel as plain text no wider than `width`. Names and headers are never cut (cut
+    down, "provider:kraken" and "provider:binance" look alike): when the table is too wide,
+    its columns go into several tables, each repeating the actor column."""
+    cells = _cells(rows)
+    widths = {column: max(map(len, values)) for column, values in cells.items()}
+    room = width - widths["actor"] - len(GAP)
+    groups = _fill(list(widths)[1:], widths.__getitem__, room, len(GAP)) or [[]]
+    tables = [_grid(cells, widths, group) for group in groups]
+    blocks = [_words(title, width), *tables, _words(caption, width)]
+    return "\n\n".join("\n".join(block) for block in blocks if block) + "\n"
+
+
+def _cells(rows: dict[str, dict]) -> dict[str, list[str]]:
+    """Header then one cell per actor, by column; a column no actor reports is left out."""
+    cells = {"actor": ["actor", *rows]}
+    for column in COLUMNS[1:]:
+        values = [_cell(row.get(column)) for row in rows.values()]
+        if any(values):
+            cells[column] = [column, *values]
+    return cells
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _grid(cells: dict[str, list[str]], widths: dict[str, int], group: list[str]) -> list[str]:
+    columns = ["actor", *group]
+    lines = [
+        GAP.join(
+            cells[c][i].ljust(widths[c]) if c in LEFT else cells[c][i].rjust(widths[c])
+            for c in columns
+        ).rstrip()
+        for i in range(len(cells["actor"]))
+    ]
+    lines.insert(1, GAP.join("-" * widths[c] for c in columns))
+    return lines
+
+
+def _words(prose: str, width: int) -> list[str]:
+    return [" ".join(words) for words in _fill(prose.split(), len, width, 1)]
+
+
+def _fill(items: list[str], size: Callable[[str], int], room: int, gap: int) -> list[list[str]]:
+    """Greedy filling of lines of `room` characters; an item wider than that gets a line alone
+    rather than being cut."""
+    lines: list[list[str]] = []
+    used = 0
+    for item in items:
+        if lines and used + gap + size(item) <= room:
+            lines[-1].append(item)
+            used += gap + size(item)
+        else:
+            lines.append([item])
+            used = size(item)
+    return lines
+
+
+def disk_caption(data_dir: str) -> str:
+    return f"data dir {data_dir}: {disk_bytes(data_dir) / 1e6:.1f} MB"
 
 
 def line(rows: dict[str, dict], data_dir: str) -> str:

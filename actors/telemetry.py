@@ -8,7 +8,8 @@ the sending side, the `carrier=` argument of a span helper on the receiving side
 Configuration follows the standard environment variables: `OTEL_TRACES_EXPORTER`
 (`none` by default, `otlp`, `console`, or a comma list), `OTEL_EXPORTER_OTLP_ENDPOINT` (read by the
 OTLP/HTTP exporter itself), `OTEL_TRACES_SAMPLER`/`OTEL_TRACES_SAMPLER_ARG` (default
-`parentbased_traceidratio` at `DEFAULT_SAMPLE_RATIO`) and `OTEL_SERVICE_NAME`. With nothing
+`parentbased_traceidratio` at `DEFAULT_SAMPLE_RATIO`) and `OTEL_SERVICE_NAME`. With
+`MDC_TRACES_FILE` set, `console` writes there (see `console_to_file` for `mdc run`). With nothing
 configured the tracer is the API's no-op tracer and the span helpers return one shared
 `nullcontext`: tracing then costs a function call and an isinstance check.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from contextlib import AbstractContextManager
 
 from opentelemetry import context as context_api
@@ -104,6 +105,7 @@ def setup_tracing(
     names = exporter_names(env)
     if exporter is None and env.get(TRACES_FILE_ENV):
         exporter = _file_exporter(env[TRACES_FILE_ENV])
+        names = [name for name in names if name != "console"]  # the file is the console here
     if exporter is None and not names:
         return NoOpTracer()
     resource = Resource.create(
@@ -124,13 +126,29 @@ def setup_tracing(
 
 
 TRACES_FILE_ENV = "MDC_TRACES_FILE"
-"""Debugging and tests: every recorded span of every process, one JSON object a line, here."""
+"""Every recorded span of every process, one JSON object a line, here; also where
+`OTEL_TRACES_EXPORTER=console` writes when set (an actor's stdout is not shown anywhere)."""
+TRACES_FILE = "traces.jsonl"
+CONSOLE_SAMPLE_RATIO = "0.1"
+"""`mdc run`'s ratio for console export when none is set: several traces a second to look at."""
 
 
 def _file_exporter(path: str) -> SpanExporter:
-
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)  # a node that lacks the directory
     out = open(path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process's tracer
     return ConsoleSpanExporter(out=out, formatter=lambda s: s.to_json(indent=None) + "\n")
+
+
+def console_to_file(data_dir: str, environ: MutableMapping[str, str]) -> str | None:
+    """Under `mdc run`, console export goes to the traces file (MDC_TRACES_FILE, by default
+    DATA_DIR/traces.jsonl) of every actor process, sampled at CONSOLE_SAMPLE_RATIO unless
+    OTEL_TRACES_SAMPLER_ARG says otherwise. Sets the variables the supervisor hands to the
+    actors, before they start; returns the file, or None without console export."""
+    if "console" not in exporter_names(environ):
+        return None
+    environ.setdefault(TRACES_FILE_ENV, os.path.join(os.path.abspath(data_dir), TRACES_FILE))
+    environ.setdefault("OTEL_TRACES_SAMPLER_ARG", CONSOLE_SAMPLE_RATIO)
+    return environ[TRACES_FILE_ENV]
 
 
 def flush_tracing(timeout_ms: int = 5000) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -29,12 +30,30 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, not at exit, so a reader that went away is caught below
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except CollectorError as exc:
         print(f"mdc {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+SIGPIPE_STATUS = 128 + 13
+"""What a shell reports for a command killed by SIGPIPE (`yes | head`)."""
+
+
+def _reader_gone() -> int:
+    """The reader of stdout left (`mdc replay | head`): stop quietly, as SIGPIPE would. Python
+    ignores SIGPIPE, so every write raised instead; stdout now points at /dev/null so that the
+    interpreter's final flush of what is still buffered cannot raise again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return SIGPIPE_STATUS
 
 
 if __name__ == "__main__":

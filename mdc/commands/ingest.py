@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Iterable, Iterator
 
-import msgspec
-
-from mdc.errors import CollectorError, MalformedMessage
+from mdc.commands.inputs import FALLBACK_HELP, note_bare_lines, open_input, recording_of
+from mdc.errors import MalformedMessage
 from mdc.events import Event
+from mdc.recording import RecordedLine
 from mdc.store.cliargs import add_data_dir, default_data_dir
 
 BATCH = 10_000
@@ -20,11 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "ingest",
         help="import a recording of raw venue messages into the store",
         description=(
-            "Parse raw venue messages (one JSON message per line, the `mdc normalize` input) from "
+            "Parse raw venue messages (one per line, the `mdc normalize` input) from "
             "FILE or stdin and append the events durably to the store. Importing the same file "
-            "again stores nothing twice (dedup by event identity). A recording has no receive "
-            "times, so ts_recv is set to the venue's ts_event. Malformed lines are reported with "
-            "their line number and skipped (exit status 1)."
+            "again stores nothing twice (dedup by event identity). Malformed lines are reported "
+            "with their line number and skipped (exit status 1). " + FALLBACK_HELP
         ),
     )
     add_data_dir(parser)
@@ -41,11 +40,13 @@ def run(args: argparse.Namespace) -> int:
     bad: list[int] = []
     where = args.file or "<stdin>"
     stored = duplicates = 0
-    with _open_input(args.file) as source, Store.open(args.data_dir or default_data_dir()) as store:
-        for batch in _batches(_parse(venue, source, bad, where)):
+    with open_input(args.file) as source, Store.open(args.data_dir or default_data_dir()) as store:
+        recording = recording_of(source)
+        for batch in _batches(_parse(venue, recording.lines(source), bad, where)):
             result = store.append(batch)
             stored, duplicates = stored + result.stored, duplicates + result.duplicates
         store.refresh()
+    note_bare_lines(recording, where)
     print(
         f"{where}: stored {stored} event(s), {duplicates} duplicate(s) skipped"
         + (f", {len(bad)} malformed line(s) skipped" if bad else ""),
@@ -54,23 +55,15 @@ def run(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def _parse(venue, lines: Iterable[bytes], bad: list[int], where: str) -> Iterator[Event]:
-    for line_no, line in enumerate(lines, start=1):
-        raw = line.strip()
-        if not raw:
-            continue
+def _parse(venue, lines: Iterable[RecordedLine], bad: list[int], where: str) -> Iterator[Event]:
+    for line in lines:
         try:
-            events = venue.parse(raw, 0)
+            events = venue.parse(line.message, line.ts_recv)
         except MalformedMessage as exc:
-            bad.append(line_no)
-            print(f"{where}:{line_no}: malformed message: {exc.reason}", file=sys.stderr)
+            bad.append(line.number)
+            print(f"{where}:{line.number}: malformed message: {exc.reason}", file=sys.stderr)
             continue
-        for event in events:
-            yield (
-                msgspec.structs.replace(event, ts_recv=event.ts_event)
-                if not event.ts_recv
-                else event
-            )
+        yield from line.stamp(events)
 
 
 def _batches(events: Iterable[Event]) -> Iterator[list[Event]]:
@@ -82,12 +75,3 @@ def _batches(events: Iterable[Event]) -> Iterator[list[Event]]:
             batch = []
     if batch:
         yield batch
-
-
-def _open_input(path: str | None):
-    if path is None or path == "-":
-        return open(sys.stdin.fileno(), "rb", closefd=False)
-    try:
-        return open(path, "rb")
-    except OSError as exc:
-        raise CollectorError(f"cannot read {path}: {exc.strerror}") from exc

@@ -1,4 +1,4 @@
-"""`mdc normalize`: raw venue messages (one JSON message per line) in, normalized JSON lines out."""
+"""`mdc normalize`: raw venue messages (one per line) in, normalized JSON lines out."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from mdc.commands.inputs import FALLBACK_HELP, note_bare_lines, open_input, recording_of
 from mdc.errors import CollectorError, MalformedMessage
 from mdc.events import Event, to_json
+from mdc.recording import RecordedLine
 from mdc.venues.base import Session, SessionConfig
 from mdc.venues.registry import get_venue, venue_names
 
@@ -37,19 +39,16 @@ class Normalizer:
         self.session.connected(0)
         self.session.outbox()
 
-    def run(self, lines: Iterable[bytes]) -> Iterator[tuple[int, list[Event] | LineError]]:
-        for line_no, line in enumerate(lines, start=1):
-            raw = line.strip()
-            if not raw:
-                continue
+    def run(self, lines: Iterable[RecordedLine]) -> Iterator[tuple[int, list[Event] | LineError]]:
+        for line in lines:
             try:
-                events = self.session.receive(raw, 0)
+                events = self.session.receive(line.message, line.ts_recv)
             except MalformedMessage as exc:
-                yield line_no, LineError(line_no, exc.reason)
+                yield line.number, LineError(line.number, exc.reason)
             except CollectorError as exc:
-                yield line_no, LineError(line_no, str(exc))
+                yield line.number, LineError(line.number, str(exc))
             else:
-                yield line_no, events
+                yield line.number, line.stamp(events)
             self.session.outbox()
 
 
@@ -58,13 +57,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "normalize",
         help="turn raw venue messages (JSON lines) into normalized events (JSON lines)",
         description=(
-            "Read raw venue websocket messages, one JSON message per line, from FILE or stdin, and "
-            "write normalized events as JSON lines to stdout: decimals as strings, times as int "
-            "ns (ts_recv is 0: a recording has no receive times), "
-            "a `type` field (trade|quote|book_snapshot|book_delta|bar|gap|status). Sequence gaps "
-            "and checksum failures between lines are reported as `gap` events. A malformed line is "
+            "Read raw venue websocket messages, one per line, from FILE or stdin, and write "
+            "normalized events as JSON lines to stdout: decimals as strings, times as int ns, a "
+            "`type` field (trade|quote|book_snapshot|book_delta|bar|gap|status). Sequence gaps and "
+            "checksum failures between lines are reported as `gap` events. A malformed line is "
             "reported on stderr with its line number and skipped; the exit status is 1 if any line "
-            "was bad (or 2 with --strict, which stops at the first bad line)."
+            "was bad (or 2 with --strict, which stops at the first bad line). " + FALLBACK_HELP
         ),
     )
     parser.add_argument("--venue", required=True, help="venue name: " + ", ".join(venue_names()))
@@ -75,8 +73,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     normalizer = Normalizer(args.venue)
-    with _open_input(args.file) as source:
-        return _write(normalizer.run(source), sys.stdout.buffer, strict=args.strict, name=args.file)
+    with open_input(args.file) as source:
+        recording = recording_of(source)
+        lines = recording.lines(source)
+        status = _write(
+            normalizer.run(lines), sys.stdout.buffer, strict=args.strict, name=args.file
+        )
+    note_bare_lines(recording, args.file or "<stdin>")
+    return status
 
 
 def _write(
@@ -102,12 +106,3 @@ def _write(
     if bad:
         print(f"{bad} malformed line(s) skipped", file=sys.stderr)
     return 1 if bad else 0
-
-
-def _open_input(path: str | None) -> BinaryIO:
-    if path is None or path == "-":
-        return open(sys.stdin.fileno(), "rb", closefd=False)
-    try:
-        return open(path, "rb")
-    except OSError as exc:
-        raise CollectorError(f"cannot read {path}: {exc.strerror}") from exc

@@ -172,8 +172,8 @@ class Kraken(Venue):
     def _v2_trade(self, m, ts_recv: int) -> list[Event]:
         return [
             Trade(NAME, self._symbols.get(d.symbol) or self.symbol(d.symbol),
-                  self._time(d.timestamp, 0), ts_recv, self._dec[bytes(d.price)], d.qty, d.side,
-                  d.trade_id, None, (d.ord_type,))
+                  self._time(d.timestamp, ts_recv), ts_recv, self._dec[bytes(d.price)], d.qty,
+                  d.side, d.trade_id, None, (d.ord_type,))
             for d in m.data
         ]  # fmt: skip
 
@@ -246,7 +246,7 @@ class Kraken(Venue):
         if first.as_ is not None or first.bs is not None:
             if first.as_ is None or first.bs is None:
                 raise _Invalid("v1 book snapshot needs both 'as' and 'bs'")
-            ts = _v1_time(first.as_, first.bs) or ts_recv
+            ts = _v1_time(ts_recv, first.as_, first.bs)
             return [BookSnapshot(NAME, symbol, ts, ts_recv, self._levels(first.bs),
                                  self._levels(first.as_))]  # fmt: skip
         asks = [lv for p in payloads for lv in p.a]
@@ -256,7 +256,7 @@ class Kraken(Venue):
         c = payloads[-1].c
         if c is None or not c.isdigit():
             raise _Invalid(f"v1 book update checksum {c!r} is not an unsigned int")
-        return [BookDelta(NAME, symbol, _v1_time(asks, bids), ts_recv, self._levels(bids),
+        return [BookDelta(NAME, symbol, _v1_time(ts_recv, asks, bids), ts_recv, self._levels(bids),
                           self._levels(asks), checksum=int(c))]  # fmt: skip
 
     def _levels(self, rows: list[V1Level]) -> tuple[Level, ...]:
@@ -425,13 +425,13 @@ def _system_status(system: str) -> Control:
     return VenueError(None, f"system status {system}", permanent=False)
 
 
-def _v1_time(*sides: list[V1Level]) -> int:
-    """Latest level time of a v1 book message (its only clock), 0 if it has no levels.
+def _v1_time(ts_recv: int, *sides: list[V1Level]) -> int:
+    """Latest level time of a v1 book message (its only clock); without levels, the receive time.
 
     Compared as text: Unix seconds have 10 integer digits until 2286, so text order is time order.
     """
     latest = max((lv.timestamp for side in sides for lv in side), default="")
-    return parse_decimal_seconds_ns(latest) if latest else 0
+    return parse_decimal_seconds_ns(latest) if latest else ts_recv
 
 
 def _v1_channel(data: bytes) -> str:

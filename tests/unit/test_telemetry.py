@@ -196,6 +196,31 @@ def test_one_trace_across_two_processes() -> None:
     assert spans["wal.append"]["parent_id"] == spans["storage.write"]["span_id"]
 
 
+def test_console_under_mdc_run_goes_to_the_traces_file_only(tmp_path, capsys) -> None:
+    assert telemetry.console_to_file(str(tmp_path), {"OTEL_TRACES_EXPORTER": "otlp"}) is None
+    env = {"OTEL_TRACES_EXPORTER": "console"}
+    path = telemetry.console_to_file(str(tmp_path / "data"), env)
+    assert path == str(tmp_path / "data" / "traces.jsonl")
+    assert env == {
+        "OTEL_TRACES_EXPORTER": "console",
+        telemetry.TRACES_FILE_ENV: path,
+        "OTEL_TRACES_SAMPLER_ARG": telemetry.CONSOLE_SAMPLE_RATIO,
+    }
+    mine = {"OTEL_TRACES_EXPORTER": "console", "OTEL_TRACES_SAMPLER_ARG": "0.5"}
+    mine[telemetry.TRACES_FILE_ENV] = str(tmp_path / "mine.jsonl")
+    kept = dict(mine)
+    assert telemetry.console_to_file(str(tmp_path), kept) == mine[telemetry.TRACES_FILE_ENV]
+    assert kept == mine  # the user's file and ratio win
+
+    tracer = telemetry.setup_tracing("writer", sample_ratio=1.0, environ=env)
+    with telemetry.wal_append(tracer, events=EVENTS):
+        pass
+    assert telemetry.flush_tracing()
+    (line,) = (tmp_path / "data" / "traces.jsonl").read_text().splitlines()
+    assert json.loads(line)["name"] == "wal.append"
+    assert capsys.readouterr().out == ""  # not also on this process's stdout
+
+
 def span_rows(exporter: InMemorySpanExporter) -> list[dict]:
     """Finished spans as JSON-able rows (they cross the process boundary in the test)."""
     rows = []
