@@ -20,7 +20,7 @@ from opentelemetry.trace import NoOpTracer, Tracer
 from websockets.asyncio.client import ClientConnection, connect
 
 from actors.telemetry import NO_TRACER, provider_receive
-from mdc.errors import CollectorError, MalformedMessage, VenueRejected
+from mdc.errors import CollectorError, MalformedMessage, is_retryable
 from mdc.events import Event, Trade
 from mdc.venues.base import HttpGet, Phase, Reconnect, SendText, Session
 
@@ -110,7 +110,8 @@ class VenueConnection:
             await self._ws.close()
 
     async def run(self) -> None:
-        """Connect, stream, reconnect; returns on stop() or raises VenueRejected when permanent."""
+        """Connect, stream, reconnect; returns on stop(), or raises the error that made the
+        session fail for good (one no retry can fix)."""
         async with aiohttp.ClientSession(self.endpoint.rest_url) as http:
             self._http_client = http
             try:
@@ -134,9 +135,7 @@ class VenueConnection:
         while not self._stopping.is_set():
             up_since = time.monotonic()
             reason = await self._connect_once()
-            if self.session.failure is not None:
-                raise self.session.failure
-            if self._stopping.is_set():
+            if self._stopping.is_set() or self.session.failure is not None:
                 break
             attempt = 0 if time.monotonic() - up_since > 5 else attempt + 1
             self.stats.reconnects += 1
@@ -145,6 +144,8 @@ class VenueConnection:
             log.info("%s: reconnecting in %.2fs (%s)", self.session.venue.name, delay, reason)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)
+        if self.session.failure is not None:
+            raise self.session.failure
 
     async def _connect_once(self) -> str:
         url = self.endpoint.ws_url + self.session.venue.ws_path(self.session.config)
@@ -161,9 +162,9 @@ class VenueConnection:
                 return await self._stream(ws)
         except (OSError, TimeoutError, websockets.WebSocketException) as exc:
             return f"{type(exc).__name__}: {exc}"
-        except VenueRejected as exc:
-            if exc.permanent:
-                self.session.failure = exc
+        except CollectorError as exc:
+            if not is_retryable(exc):
+                await self._give_up(exc)
             return str(exc)
         finally:
             self._ws = None
@@ -226,8 +227,11 @@ class VenueConnection:
                 events = self.session.http_response(request, response.status, body, time.time_ns())
         except (aiohttp.ClientError, TimeoutError, CollectorError) as exc:
             self.stats.http_errors += 1
-            self._http_failures_in_a_row += 1
             self.stats.last_error = f"{request.purpose} request failed: {exc}"
+            if isinstance(exc, CollectorError) and not is_retryable(exc):
+                await self._give_up(exc)
+                return
+            self._http_failures_in_a_row += 1
             log.warning("%s: %s", self.session.venue.name, self.stats.last_error)
             await self._retry_later(request)
             return
@@ -245,6 +249,15 @@ class VenueConnection:
         await asyncio.sleep(self.backoff.delay(attempt, self.rng))
         self.session.retry(request)
         await self.carry_out()
+
+    async def _give_up(self, error: CollectorError) -> None:
+        """Retrying cannot help (a rejected API key, a missing endpoint): the session fails, its
+        Status event and a log line say what to fix, and the connection stops; run() raises."""
+        if self.session.failure is not None:  # another request failed first
+            return
+        log.error("%s: stopped for good, not retried: %s", self.session.venue.name, error)
+        await self._deliver(self.session.fail(error, time.time_ns()))
+        await self.stop()
 
     async def _deliver(self, events: list[Event]) -> None:
         if events:

@@ -1,10 +1,14 @@
 """Supervisor: starts the actors, pings them, restarts them one-for-one by policy, escalates.
 
 A child that dies (the ping raises) or hangs (the ping times out) is killed and started again after
-a jittered backoff; more than R restarts within T seconds marks it failed: a Status event goes to
-the store and a log line says so. Restarting a child rewires its peers: producers resend their
-unacknowledged batches to a new writer; a new provider resumes trade continuity from the last
-durable trade; a new BookActor (or a book fed by a new provider) starts from fresh snapshots.
+a jittered backoff, in a task of its own, so the others are still pinged meanwhile; more than R
+restarts within T seconds marks it failed: a Status event goes to the store and a log line says
+so. A child that gave up by itself (its ping reports a failure no retry can fix, such as a
+rejected API key) is marked failed and not restarted: its own Status event says what to fix.
+
+Restarting a child rewires its peers: producers resend their unacknowledged batches to a new
+writer; a new provider resumes trade continuity from the last durable trade; a new BookActor (or a
+book fed by a new provider) starts from fresh snapshots.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ class Child:
     state: str = "starting"
     last_ping: dict = field(default_factory=dict)
     last_error: str = ""
+    restart_errors: int = 0
+    """Errors raised while restarting it (each counts as one more failure, by the policy)."""
 
 
 class Supervisor:
@@ -73,6 +79,7 @@ class Supervisor:
         self.writer_faults = writer_faults
         self.children: dict[str, Child] = {}
         self._status_seq = 0
+        self._restarts: set[asyncio.Task] = set()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -86,12 +93,18 @@ class Supervisor:
             await self._start_provider(venue)
 
     async def watch(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            for child in list(self.children.values()):
-                if child.state == "running":
-                    await self._check(child)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.policy.ping_every_s)
+        """Ping every running child each period, all at once, so one slow answer delays no other
+        check. A stop cancels the restarts still in progress."""
+        try:
+            while not stop.is_set():
+                running = self._running("writer", "books", "provider")
+                await asyncio.gather(*(self._check(child) for child in running))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.policy.ping_every_s)
+        finally:
+            for task in self._restarts:
+                task.cancel()
+            await asyncio.gather(*self._restarts, return_exceptions=True)
 
     async def stop(self, timeout_s: float = 15.0) -> dict[str, bool]:
         """Providers first (they flush and wait for acks), then books, then the writer. Returns,
@@ -113,6 +126,7 @@ class Supervisor:
                 "state": c.state,
                 "restarts": c.tracker.total,
                 "error": c.last_error,
+                "restart errors": c.restart_errors,
                 **c.last_ping,
             }
             for name, c in self.children.items()
@@ -126,17 +140,48 @@ class Supervisor:
                 _as_future(child.handle.ping.remote()), self.policy.ping_timeout_s
             )
         except TimeoutError:
-            await self._on_failure(child, f"no answer to ping within {self.policy.ping_timeout_s}s")
+            self._recover_later(child, f"no answer to ping within {self.policy.ping_timeout_s}s")
         except RayActorError as exc:
-            await self._on_failure(child, f"died: {type(exc).__name__}")
+            self._recover_later(child, f"died: {type(exc).__name__}")
+        else:
+            if child.last_ping.get("failure"):
+                self._gave_up(child, child.last_ping["failure"])
+
+    def _gave_up(self, child: Child, failure: str) -> None:
+        """Restarting would only repeat the failure (a rejected API key): marked failed, kept
+        alive so that a stop still drains what it sent (its own Status event says what to fix)."""
+        child.state = "failed"
+        child.last_error = failure
+        log.error("mdc supervisor: %s failed for good, not restarted: %s", child.name, failure)
+
+    def _recover_later(self, child: Child, reason: str) -> None:
+        """Restart in a task of its own: one child's backoff must not hold up the pings of the
+        others (a writer hanging while a provider waited out its backoff went unnoticed)."""
+        child.state = "restarting"
+        task = asyncio.create_task(self._recover(child, reason))
+        self._restarts.add(task)
+        task.add_done_callback(self._restarts.discard)
+
+    async def _recover(self, child: Child, reason: str) -> None:
+        """The outermost boundary of one child's restart: an error in it (a peer gone meanwhile,
+        a name not released yet) is counted, logged and taken as one more failure of that child,
+        so the policy retries or escalates; none reaches the watch loop."""
+        while child.state == "restarting":
+            try:
+                await self._on_failure(child, reason)
+            except Exception as exc:
+                child.restart_errors += 1
+                reason = f"restart failed: {type(exc).__name__}: {exc}"
+                log.exception("mdc supervisor: %s %s", child.name, reason)
 
     async def _on_failure(self, child: Child, reason: str) -> None:
         child.last_error = reason
+        # Decided before anything that may raise: retries after errors stay bounded by the policy.
+        decision = child.tracker.on_failure(time.monotonic())
+        child.state = "failed" if isinstance(decision, Escalate) else "restarting"
         if child.handle is not None:
             ray.kill(child.handle, no_restart=True)
-        decision = child.tracker.on_failure(time.monotonic())
         if isinstance(decision, Escalate):
-            child.state = "failed"
             detail = (
                 f"{child.name} failed: {reason}; {decision.restarts_in_window} restarts in "
                 f"{decision.window_s:.0f}s exceeded the restart intensity"
@@ -144,7 +189,6 @@ class Supervisor:
             log.error("mdc supervisor: %s", detail)
             await self._record_status(child, detail)
             return
-        child.state = "restarting"
         log.warning(
             "mdc supervisor: %s %s; restart %d in %.2fs",
             child.name,

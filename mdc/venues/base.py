@@ -16,7 +16,13 @@ from typing import Any
 
 import msgspec
 
-from mdc.errors import ConfigError, IllegalTransition, MalformedMessage, VenueRejected
+from mdc.errors import (
+    CollectorError,
+    ConfigError,
+    IllegalTransition,
+    MalformedMessage,
+    VenueRejected,
+)
 from mdc.events import BookDelta, BookSnapshot, Event, Gap, Status, Trade
 from mdc.sync import BookRules, BookSync, FetchTrades, NeedSnapshot, ResumePoint, TradeSync
 
@@ -165,6 +171,12 @@ class Venue:
         return MalformedMessage(self.name, reason, raw)
 
 
+PERMANENT_HTTP: dict[int, str] = {
+    401: "fix: check the venue's API key and secret (key_env/secret_env in the config)",
+    403: "fix: check that the venue's API key is valid and allowed to read market data",
+    404: "fix: check the venue's rest_url in the config and its symbols",
+}
+"""REST answers that repeating the request cannot change, each with what to fix."""
 RECENT_TRADES = 100_000
 """Trades remembered per session to drop re-deliveries on venues without consecutive ids."""
 SUBSCRIBE_MARGIN_NS = 1_000_000_000
@@ -200,8 +212,9 @@ class _Outbox:
 class Session:
     """One venue connection's state: handshake phase, every symbol's book and trade continuity.
 
-    The I/O shell calls `connected`, `receive`, `http_response`, `disconnected` and carries out
-    `outbox()`. Data events always pass through; losses come out as Gap events.
+    The I/O shell calls `connected`, `receive`, `http_response`, `disconnected` (and `fail` on an
+    error no retry can fix) and carries out `outbox()`. Data events always pass through; losses
+    come out as Gap events.
     """
 
     def __init__(self, venue: Venue, config: SessionConfig, *, track_books: bool = True) -> None:
@@ -215,7 +228,7 @@ class Session:
         self.books: dict[str, BookSync] = {}
         self.trades: dict[str, TradeSync] = {}
         self.last_sequence: int | None = None
-        self.failure: VenueRejected | None = None
+        self.failure: CollectorError | None = None
         self.last_trade_ts: dict[str, int] = {}
         self._backfill_by_time = False
         self._outbox = _Outbox()
@@ -273,12 +286,11 @@ class Session:
 
     def http_response(self, request: HttpGet, status: int, body: bytes, now_ns: int) -> list[Event]:
         if status != 200:
-            raise VenueRejected(
-                self.venue.name,
-                status,
-                body[:200].decode(errors="replace"),
-                permanent=status in (401, 403),
-            )
+            message = body[:200].decode(errors="replace")
+            fix = PERMANENT_HTTP.get(status)
+            if fix is None:
+                raise VenueRejected(self.venue.name, status, message, permanent=False)
+            raise VenueRejected(self.venue.name, status, f"{message}; {fix}", permanent=True)
         if request.purpose == "snapshot":
             return self._on_event(self.venue.decode_snapshot(request, body, now_ns), now_ns)
         batch = self.venue.decode_trades(request, body, now_ns)
@@ -427,10 +439,16 @@ class Session:
         detail = f"code {error.code}: {error.message}"
         if not error.permanent:
             return [self._status("error", now_ns, detail)]
-        self.failure = VenueRejected(self.venue.name, error.code, error.message, permanent=True)
+        rejected = VenueRejected(self.venue.name, error.code, error.message, permanent=True)
+        return self.fail(rejected, now_ns, detail)
+
+    def fail(self, error: CollectorError, now_ns: int, detail: str = "") -> list[Event]:
+        """An error no retry can fix: the session fails for good (the shell stops), and the
+        Status event says why (`detail`, else the error's own message)."""
+        self.failure = error
         if self.phase is not Phase.FAILED:
             self._go(Phase.FAILED)
-        return [self._status("failed", now_ns, detail)]
+        return [self._status("failed", now_ns, detail or str(error))]
 
     def _on_connection_sequence(self, item: ConnectionSequence, now_ns: int) -> list[Event]:
         """A per-connection counter: any jump means some message (book or trade) was lost."""
