@@ -151,6 +151,10 @@ class VerifyReport:
 BookAtFn = Callable[[str, str, int, "int | None"], "BookAt"]
 """(venue, symbol, at_ns, depth) -> the book users read at that instant (`Store.book_at`)."""
 
+GAP_RECORDED_WITHIN_NS = 1_000_000_000
+"""The live BookActor stores the Gap for a loss it sees with the receive time of the event that
+showed it, just after that event; a later Gap (a shutdown) does not explain the loss."""
+
 BOOK_AT_SAMPLES = 20
 """Instants per book stream at which the book at an instant is rebuilt and checked."""
 
@@ -272,25 +276,34 @@ class _BookChecker:
 
     def replay(self, stream: list[Event]) -> list[_Replay]:
         """Each event's state, replayed in stored order (as users' reads do): sampled in-sync
-        states must equal the venue's book, and the sync may break only at a recorded Gap."""
+        states must equal the venue's book, and the sync may break only where a Gap is recorded
+        (the live BookActor stores its Gap just after the event that showed the loss)."""
         sync: BookSync = self.adapter.book_sync(self.symbol)
         states: list[_Replay] = []
         state, verifiable, in_sync_seen = _Replay.AWAITING, False, 0
+        broken_at: tuple[int, Event, Event] | None = None
         for index, event in enumerate(stream):
             derived = sync.on_event(event)
             if isinstance(event, Gap):
                 self.report.book_gaps += 1
+                if broken_at is not None and _records(event, broken_at[1]):
+                    states[broken_at[0] :] = [_Replay.AWAITING] * (index - broken_at[0])
+                    broken_at = None
                 state = _Replay.AWAITING
             elif derived and state is _Replay.IN_SYNC:
-                state = _Replay.BROKEN
-                self._broken(index, event, derived[0])
+                state, broken_at = _Replay.BROKEN, (index, event, derived[0])
             if isinstance(event, BookSnapshot):
                 verifiable = event.update_id is not None
             elif isinstance(event, BookDelta):
                 verifiable = True
             if sync.in_sync:
+                if broken_at is not None:  # back in sync and still no Gap for that loss
+                    self._broken(*broken_at)
+                    broken_at = None
                 state = _Replay.IN_SYNC
             states.append(state)
+            if broken_at is not None and index == len(stream) - 1:
+                self._broken(*broken_at)
             if sync.in_sync and verifiable:
                 in_sync_seen += 1
                 if in_sync_seen % BOOK_SAMPLE_EVERY == 0 or index == len(stream) - 1:
@@ -357,6 +370,11 @@ def _sample_instants(stream: list[Event], n: int) -> list[int]:
     times = [e.ts_recv for e in stream]
     first, last = min(times), max(times)
     return sorted({first + (last - first) * i // max(1, n - 1) for i in range(n)})
+
+
+def _records(gap: Gap, breaking: Event) -> bool:
+    """Whether a stored `gap` is the record of the loss that `breaking` showed on replay."""
+    return gap.ts_recv <= breaking.ts_recv + GAP_RECORDED_WITHIN_NS
 
 
 def _describe(event: Event) -> str:

@@ -90,3 +90,13 @@ def test_the_book_at_an_instant_is_checked_on_a_real_store(tmp_path):
         store.append([SNAPSHOT, DELTA_12, DELTA_11])
         bad = verify_store(store, truth([]), None)
     assert {f.check for f in bad.findings} == {"book-order", "book-at-not-in-sync"}
+
+
+def test_a_loss_the_live_book_recorded_just_after_it_is_marked_a_late_gap_is_not():
+    """The live BookActor stores its Gap right after the delta that showed a real loss, with
+    that delta's receive time: explained. A Gap seconds later (a shutdown) explains nothing."""
+    recorded = Gap("binance", SYM, 6_000, 4, "book", "update id gap")
+    assert verify([SNAPSHOT, DELTA_12, recorded], truth([])).ok
+    late = Gap("binance", SYM, 9_000, 4 + 5_000_000_000, "book", "stopping")
+    report = verify([SNAPSHOT, DELTA_12, late], truth([]))
+    assert [f.check for f in report.findings] == ["book-order"]
