@@ -10,9 +10,11 @@ import os
 import secrets
 import sys
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 from actors.books import BOOKS_ACTOR_TEMPLATE
+from actors.sidefiles import SideFile
 from actors.supervisor import DEFAULT_NAMESPACE
 from mdc.errors import CollectorError
 from serve.auth import API_KEY_HASHES_ENV, API_KEYS_ENV, KeyRing
@@ -24,21 +26,32 @@ KEY_FILE = "api-key"
 def key_ring(data_dir: str, hashes: tuple[str, ...] = ()) -> KeyRing:
     """The configured keys ($MDC_API_KEYS, $MDC_API_KEY_HASHES, the config's [api]
     key_hashes); with none configured, a fresh random key for this run, printed once and kept
-    (mode 0600) in DATA_DIR/api-key, so a first run on a laptop just works."""
+    (mode 0600) in DATA_DIR/api-key, so a first run on a laptop just works (a disk that cannot
+    keep it leaves it in the printed line only)."""
     if os.environ.get(API_KEYS_ENV) or os.environ.get(API_KEY_HASHES_ENV) or hashes:
         return KeyRing.from_env(hashes=hashes)
     key = secrets.token_urlsafe(24)
     path = Path(data_dir) / KEY_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(key + "\n")
+    side = SideFile("API key file", str(path), "the key below is not kept anywhere else")
+    kept = side.write(partial(_keep_key, path, key))
     print(
-        f"mdc run: no {API_KEYS_ENV} set; this run's API key is in {path} "
-        f"(send it as X-API-Key): {key}",
+        f"mdc run: no {API_KEYS_ENV} set; this run's API key is "
+        f"{f'in {path}' if kept else 'only in this line'} (send it as X-API-Key): {key}",
         file=sys.stderr,
     )
     return KeyRing([key])
+
+
+def _keep_key(path: Path, key: str) -> None:
+    """Whole or not at all: an empty key file left by a full disk would only mislead."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(key + "\n")
+    except OSError:
+        path.unlink(missing_ok=True)
+        raise
 
 
 @contextlib.asynccontextmanager

@@ -12,12 +12,19 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator
+from functools import partial
+from typing import TYPE_CHECKING
 
+from actors.sidefiles import SideFile
 from mdc.errors import ConfigError
 from mdc.store.cliargs import add_data_dir, default_data_dir
 
+if TYPE_CHECKING:
+    from mdc.config import CollectorConfig
+
 TRUTH_RETENTION = 500_000
 """Book updates per symbol the simulator's ground truth keeps, so `mdc verify` can check them."""
+TRUTH_META = "run.json"
 
 
 def register_run(subparsers: argparse._SubParsersAction) -> None:
@@ -123,7 +130,7 @@ STALE_AFTER_NS = 10_000_000_000
 
 
 def _status(args: argparse.Namespace) -> int:
-    from actors.panel import STATUS_FILE, disk_caption, text
+    from actors.panel import STATUS_FILE, footer, text
 
     data_dir = args.data_dir or default_data_dir()
     path = os.path.join(data_dir, STATUS_FILE)
@@ -137,7 +144,7 @@ def _status(args: argparse.Namespace) -> int:
     age_ns = time.time_ns() - status["written_ns"]
     title = f"mdc status ({age_ns / 1e9:.1f}s ago)"
     width = shutil.get_terminal_size().columns  # $COLUMNS, the terminal's, else 80 in a pipe
-    print(text(status["rows"], width, title, disk_caption(data_dir)), end="")
+    print(text(status["rows"], width, title, footer(status["rows"], data_dir)), end="")
     if age_ns > STALE_AFTER_NS:
         print(
             f"mdc status: the collector has not updated {path} for {age_ns / 1e9:.0f}s: it "
@@ -149,8 +156,12 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from mdc.config import load_config
+
     if args.duration is not None and args.duration <= 0:
         raise ConfigError("--duration must be a positive number of seconds")
+    # Before Ray starts: a bad config is refused at once, not after the cluster came up.
+    config = load_config(args.config, data_dir=args.data_dir, venues=args.venues)
     if not args.local:
         # On the main thread: Ray ties its daemons' lives to the thread that starts them.
         from actors.runtime import init_ray
@@ -161,14 +172,12 @@ def _run(args: argparse.Namespace) -> int:
 
             os.environ[DIRECT_INGRESS_ENV] = "1"  # read by Serve in the processes Ray starts
         init_ray(args.address, args.num_cpus)
-    return asyncio.run(_collect(args))
+    return asyncio.run(_collect(args, config))
 
 
-async def _collect(args: argparse.Namespace) -> int:
+async def _collect(args: argparse.Namespace, config: CollectorConfig) -> int:
     from actors.panel import StatusPanel
-    from mdc.config import load_config
 
-    config = load_config(args.config, data_dir=args.data_dir, venues=args.venues)
     stop = StopSignal()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -178,7 +187,7 @@ async def _collect(args: argparse.Namespace) -> int:
     started = time.monotonic()
     async with _endpoints(config, args, stop) as runs:
         runner = _local if args.local else _on_ray
-        await runner(runs, config.data_dir, stop, args, StatusPanel)
+        await runner(runs, config, stop, args, StatusPanel)
     elapsed = time.monotonic() - started
     print(f"mdc run: stopped cleanly after {elapsed:.1f}s; data in {config.data_dir}")
     return 0
@@ -232,21 +241,32 @@ class StopSignal(asyncio.Event):
 
 
 def write_truth(sim, venues: list[str], truth_dir: str, stopped_ns: int) -> None:
-    """The simulator's ground truth beside the data, for `mdc verify` (replaces an older one)."""
+    """The simulator's ground truth beside the data, for `mdc verify` (replaces an older one).
+    A disk that cannot take it costs only the check: one warning, and no partial truth left
+    for `mdc verify` to misread."""
+    truth = SideFile("ground truth", truth_dir, "`mdc verify` cannot check this run")
+    if not truth.write(partial(_dump_truth, sim, venues, truth_dir, stopped_ns)):
+        for name in [*(f"{venue}.jsonl" for venue in venues), TRUTH_META]:
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(truth_dir, name))
+
+
+def _dump_truth(sim, venues: list[str], truth_dir: str, stopped_ns: int) -> None:
     os.makedirs(truth_dir, exist_ok=True)
     for venue in venues:
         path = os.path.join(truth_dir, f"{venue}.jsonl")
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)
         sim.truth(venue).dump(path)
-    with open(os.path.join(truth_dir, "run.json"), "w") as f:
+    with open(os.path.join(truth_dir, TRUTH_META), "w") as f:
         json.dump({"stopped_ns": stopped_ns, "venues": venues}, f)
 
 
-async def _local(runs, data_dir: str, stop: asyncio.Event, args, panel_type) -> None:
+async def _local(runs, config: CollectorConfig, stop: asyncio.Event, args, panel_type) -> None:
     from actors.local import LocalPipeline
     from mdc.store import Store
 
+    data_dir = config.data_dir
     with Store.open(data_dir) as store:
         pipeline = LocalPipeline(runs, store)
         panel = panel_type(pipeline.rows, data_dir)
@@ -254,11 +274,12 @@ async def _local(runs, data_dir: str, stop: asyncio.Event, args, panel_type) -> 
             await asyncio.gather(pipeline.run(stop), panel.refresh_until(stop))
 
 
-async def _on_ray(runs, data_dir: str, stop: asyncio.Event, args, panel_type) -> None:
+async def _on_ray(runs, config: CollectorConfig, stop: asyncio.Event, args, panel_type) -> None:
     from actors.metrics import Metrics, MetricsServer, readiness_from_status
     from actors.supervisor import Supervisor
     from actors.telemetry import console_to_file
 
+    data_dir = config.data_dir
     spans = console_to_file(data_dir, os.environ)  # before the actors start: they take the env
     if spans:
         ratio = os.environ["OTEL_TRACES_SAMPLER_ARG"]
@@ -289,7 +310,7 @@ async def _on_ray(runs, data_dir: str, stop: asyncio.Event, args, panel_type) ->
 
     panel = panel_type(rows, data_dir)
     try:
-        async with _api(data_dir, args):
+        async with _api(data_dir, args, config.api_key_hashes):
             with panel.live():
                 await asyncio.gather(supervisor.watch(stop), panel.refresh_until(stop))
         print("mdc run: draining: flushing and fsyncing every pending batch...", file=sys.stderr)
@@ -298,11 +319,11 @@ async def _on_ray(runs, data_dir: str, stop: asyncio.Event, args, panel_type) ->
         await server.stop()
 
 
-def _api(data_dir: str, args: argparse.Namespace) -> contextlib.AbstractAsyncContextManager:
+def _api(
+    data_dir: str, args: argparse.Namespace, hashes: tuple[str, ...]
+) -> contextlib.AbstractAsyncContextManager:
     if args.no_api:
         return contextlib.nullcontext()
     from actors.api import prediction_api
-    from mdc.config import load_config
 
-    hashes = load_config(args.config).api_key_hashes if args.config else ()
     return prediction_api(data_dir, args.api_host, args.api_port, hashes)

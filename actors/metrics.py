@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 
+from actors.panel import REFUSING, refusals
 from mdc.errors import LocalMisuse
 
 LAG_BUCKETS_S = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -76,6 +77,7 @@ class Metrics:
         self._deltas = _Deltas()
         self._lag: dict[str, tuple[list[float], list[float], float]] = {}
         self._dlq_labels: set[tuple[str, str]] = set()
+        self._refusal_reasons: set[str] = set()
 
         def counter(name: str, doc: str, labels: tuple[str, ...]) -> Counter:
             return Counter(name, doc, labels, namespace=namespace, registry=self.registry)
@@ -95,6 +97,9 @@ class Metrics:
         self.queue_depth = gauge("queue_depth", "Items waiting in a bounded queue.", ("queue",))
         self.dlq_entries = gauge("dlq_entries", "Dead letter entries.", ("cause", "state"))
         self.actor_up = gauge("actor_up", "1 while the actor is running.", ("actor",))
+        self.refusing = gauge(
+            "store_refusing_writes", "1 while the store refuses writes, by why.", ("reason",)
+        )
         self.registry.register(_LagCollector(self, f"{namespace}_end_to_end_lag_seconds"))
 
     def render(self) -> bytes:
@@ -111,6 +116,14 @@ class Metrics:
         for labels, n in counts.items():
             self.dlq_entries.labels(*labels).set(n)
         self._dlq_labels |= set(counts)
+
+    def set_refusal(self, reason: str) -> None:
+        """Why the store refuses writes now ("": it takes them); earlier reasons drop to 0."""
+        for old in self._refusal_reasons - {reason}:
+            self.refusing.labels(old).set(0)
+        if reason:
+            self.refusing.labels(reason).set(1)
+            self._refusal_reasons.add(reason)
 
     def add_lag(self, venue: str, incarnation: tuple, snapshot: Mapping) -> None:
         bounds, counts = list(snapshot["bounds"]), list(snapshot["counts"])
@@ -146,8 +159,8 @@ class Metrics:
 
         Keys read: state, restarts, pid; providers: venue, reconnects, backfilled,
         `events by type`, `lag histogram`; providers and books: unacked, gaps (or
-        `gaps by stream`); writer: stored, duplicates; any: `failures by cause`. Missing keys
-        are skipped, so actors can grow their pings one key at a time."""
+        `gaps by stream`); writer: stored, duplicates, `refusing writes`; any: `failures by
+        cause`. Missing keys are skipped, so actors can grow their pings one key at a time."""
         alive: set[tuple] = set()
         for name, child in status.items():
             if not isinstance(child, Mapping):
@@ -185,6 +198,8 @@ class Metrics:
             add(self.failures, (cause,), "failures", n)
         if "dlq" in child:
             self.set_dlq({(cause, state): n for cause, state, n in child["dlq"]})
+        if REFUSING in child:
+            self.set_refusal(child[REFUSING])
 
 
 class _LagCollector:
@@ -218,13 +233,15 @@ def _running(child: Mapping) -> bool:
 
 
 def readiness_from_status(status: Mapping[str, Mapping]) -> tuple[bool, str]:
-    """Ready when every child runs; otherwise the reason names those that do not."""
+    """Ready when every child runs and the store takes writes; otherwise the reason says what
+    is wrong (the children that do not run, why the store refuses writes)."""
     if not status:
         return False, "no actors started yet"
     down = [
         f"{name} is {c.get('state')}" for name, c in status.items() if c.get("state") != "running"
     ]
-    return not down, "; ".join(down) or "all actors running"
+    problems = down + refusals(status)
+    return not problems, "; ".join(problems) or "all actors running"
 
 
 class MetricsServer:

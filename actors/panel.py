@@ -8,11 +8,14 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
+
+from actors.sidefiles import SideFile
 
 PLAIN_EVERY_S = 5.0
 STATUS_FILE = "status.json"
@@ -32,6 +35,8 @@ COLUMNS = (
 GAP = "  "
 LEFT = ("actor", "state")
 """Text columns, aligned left; the others hold numbers, aligned right."""
+REFUSING = "refusing writes"
+"""Ping key of the writer: why its store refuses writes now ("" while it takes them)."""
 
 Rows = Callable[[], dict[str, dict]]
 
@@ -46,6 +51,11 @@ class StatusPanel:
         self._live: Live | None = None
         self._last: dict[str, int] = {}
         self._last_at = time.monotonic()
+        self._status_file = SideFile(
+            "status file",
+            os.path.join(data_dir, STATUS_FILE),
+            "`mdc status` shows older data until it can",
+        )
 
     @contextlib.contextmanager
     def live(self) -> Iterator[None]:
@@ -67,7 +77,7 @@ class StatusPanel:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
             rows = self._with_rates()
-            write_status(self.data_dir, rows)
+            self._status_file.write(partial(write_status, self.data_dir, rows))
             if self._live is not None:
                 self._live.update(self.view(rows))
             elif time.monotonic() - last_line >= PLAIN_EVERY_S:
@@ -87,7 +97,7 @@ class StatusPanel:
 
     def view(self, rows: dict[str, dict]) -> Text:
         """Laid out for the terminal's width now: it is read again at each refresh."""
-        return Text(text(rows, self.console.width, caption=disk_caption(self.data_dir)))
+        return Text(text(rows, self.console.width, caption=footer(rows, self.data_dir)))
 
 
 def text(rows: dict[str, dict], width: int, title: str = TITLE, caption: str = "") -> str:
@@ -99,7 +109,8 @@ def text(rows: dict[str, dict], width: int, title: str = TITLE, caption: str = "
     room = width - widths["actor"] - len(GAP)
     groups = _fill(list(widths)[1:], widths.__getitem__, room, len(GAP)) or [[]]
     tables = [_grid(cells, widths, group) for group in groups]
-    blocks = [_words(title, width), *tables, _words(caption, width)]
+    notes = [words for part in caption.splitlines() for words in _words(part, width)]
+    blocks = [_words(title, width), *tables, notes]
     return "\n\n".join("\n".join(block) for block in blocks if block) + "\n"
 
 
@@ -149,8 +160,14 @@ def _fill(items: list[str], size: Callable[[str], int], room: int, gap: int) -> 
     return lines
 
 
-def disk_caption(data_dir: str) -> str:
-    return f"data dir {data_dir}: {disk_bytes(data_dir) / 1e6:.1f} MB"
+def footer(rows: Mapping[str, Mapping], data_dir: str) -> str:
+    """Below the table: the data dir's size, then why the store refuses writes, if it does."""
+    return "\n".join([f"data dir {data_dir}: {disk_bytes(data_dir) / 1e6:.1f} MB", *refusals(rows)])
+
+
+def refusals(rows: Mapping[str, Mapping]) -> list[str]:
+    """One line per actor whose store refuses writes (the writer), saying why."""
+    return [f"store refusing writes: {row[REFUSING]}" for row in rows.values() if row.get(REFUSING)]
 
 
 def line(rows: dict[str, dict], data_dir: str) -> str:
@@ -159,16 +176,23 @@ def line(rows: dict[str, dict], data_dir: str) -> str:
         for name, row in rows.items()
         if "messages" in row
     ]
-    return "  ".join(parts) + f"  disk {disk_bytes(data_dir) / 1e6:.1f} MB"
+    parts.append(f"disk {disk_bytes(data_dir) / 1e6:.1f} MB")
+    return "  ".join(parts + refusals(rows))
 
 
 def write_status(data_dir: str, rows: dict[str, dict]) -> None:
-    """Atomically (write, rename), so a reader never sees half a file."""
+    """Atomically (write, rename), so a reader never sees half a file; a write that fails
+    (disk full) removes its temporary file rather than leave it taking space."""
     os.makedirs(data_dir, exist_ok=True)
     path = os.path.join(data_dir, STATUS_FILE)
-    with open(path + ".tmp", "w") as f:
-        json.dump({"written_ns": time.time_ns(), "rows": rows}, f, default=str)
-    os.replace(path + ".tmp", path)
+    try:
+        with open(path + ".tmp", "w") as f:
+            json.dump({"written_ns": time.time_ns(), "rows": rows}, f, default=str)
+        os.replace(path + ".tmp", path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.remove(path + ".tmp")
+        raise
 
 
 def disk_bytes(path: str) -> int:

@@ -203,6 +203,7 @@ class ProviderActor:
             "connects": conn.connects,
             "reconnects": conn.reconnects,
             "malformed": conn.malformed,
+            "dropped": self.session.dropped,
             "gaps": self.gaps,
             "book overflows": self.book_overflows,
             "backfilled": conn.backfilled,

@@ -21,16 +21,19 @@ import os
 import sys
 from collections.abc import Mapping, MutableMapping, Sequence
 from contextlib import AbstractContextManager
+from functools import partial
+from typing import TextIO
 
 from opentelemetry import context as context_api
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
     SimpleSpanProcessor,
     SpanExporter,
+    SpanExportResult,
 )
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.sdk.trace.sampling import (
@@ -53,6 +56,7 @@ from opentelemetry.trace import (
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from actors.sidefiles import SideFile
 from mdc.errors import ConfigError, LocalMisuse
 from mdc.events import Event
 
@@ -104,7 +108,7 @@ def setup_tracing(
     env = os.environ if environ is None else environ
     names = exporter_names(env)
     if exporter is None and env.get(TRACES_FILE_ENV):
-        exporter = _file_exporter(env[TRACES_FILE_ENV])
+        exporter = SpanFile(env[TRACES_FILE_ENV])
         names = [name for name in names if name != "console"]  # the file is the console here
     if exporter is None and not names:
         return NoOpTracer()
@@ -133,10 +137,28 @@ CONSOLE_SAMPLE_RATIO = "0.1"
 """`mdc run`'s ratio for console export when none is set: several traces a second to look at."""
 
 
-def _file_exporter(path: str) -> SpanExporter:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)  # a node that lacks the directory
-    out = open(path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process's tracer
-    return ConsoleSpanExporter(out=out, formatter=lambda s: s.to_json(indent=None) + "\n")
+class SpanFile(SpanExporter):
+    """Spans appended to a file, one JSON object a line. A file that cannot be written (disk
+    full, read-only) costs spans, never the actor: one warning, and the SDK's exporter would
+    have logged a traceback for every span instead. Opened at the first export, so a directory
+    that cannot even be created is that same warning, not an actor that fails to start."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._file = SideFile("traces file", path, "spans are dropped until it can")
+        self._out: TextIO | None = None
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        text = "".join(span.to_json(indent=None) + "\n" for span in spans)
+        written = self._file.write(partial(self._append, text))
+        return SpanExportResult.SUCCESS if written else SpanExportResult.FAILURE
+
+    def _append(self, text: str) -> None:
+        if self._out is None:
+            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)  # a node without it
+            self._out = open(self.path, "a")  # noqa: SIM115 - lives as long as the tracer
+        self._out.write(text)
+        self._out.flush()
 
 
 def console_to_file(data_dir: str, environ: MutableMapping[str, str]) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
 from collections import Counter
 
@@ -11,12 +12,14 @@ import ray
 
 from actors.telemetry import flush_tracing, setup_tracing, storage_write, wal_append
 from mdc.batching import EventBatch, ProducerOrder
-from mdc.dlq import DeadLetterQueue, DLQError
+from mdc.dlq import DeadLetterQueue, DLQError, Filter
 from mdc.events import Trade
-from mdc.store import FaultyFS, RealFS, StorageError, Store, Ticket
+from mdc.store import FaultyFS, RealFS, StorageError, Store, Ticket, UnstorableEvent
 from mdc.sync import ResumePoint, resume_point
 
 RESUME_TAIL_RECORDS = 5_000
+REFUSED = Filter(cause="storage_failure", state="pending")
+"""Batches the store refused, waiting in the dead letter queue (oldest first)."""
 RETRY_EVERY_NS = 1_000_000_000
 GROUP_COMMIT_S = 0.002
 """How long a commit waits for more appends to share its fsync."""
@@ -29,14 +32,28 @@ waiting for its producer's earlier batch must not keep that batch out (every pro
 `max_unacked` in flight fits)."""
 
 
+class HeldBack(StorageError):
+    """Not stored yet, so that it does not overtake batches refused before it (stored out of
+    order, a book breaks): it follows them into the dead letter queue, or back to its producer."""
+
+    @classmethod
+    def behind(cls, batch: EventBatch) -> HeldBack:
+        return cls(f"{batch.producer} batch {batch.seq}: an earlier batch of it was refused")
+
+    @classmethod
+    def behind_dead_letters(cls) -> HeldBack:
+        return cls("batches the store refused earlier wait in the dead letter queue")
+
+
 @ray.remote(num_cpus=0, max_restarts=0, concurrency_groups={"io": IO_CONCURRENCY, "health": 1})
 class StorageWriterActor:
     """Appends are idempotent (the store deduplicates by identity), so a producer may resend any
     batch it holds after a restart without storing anything twice.
 
     A batch the store refuses (disk full, I/O error) goes to the dead letter queue, durably, and
-    is acknowledged from there; it is retried with backoff until the store takes it. Only when
-    the DLQ cannot take it either is the append refused, and the producer keeps the batch.
+    is acknowledged from there; later batches follow it there until the store takes them all
+    again, oldest first (a book stored out of order breaks). Only when the DLQ cannot take it
+    either is the append refused, and the producer keeps the batch.
 
     The store is used from one thread (the "io" group); pings run in their own thread, so a burst
     of appends (producers resending after a restart) does not look like a hang."""
@@ -61,6 +78,9 @@ class StorageWriterActor:
         self._committer: asyncio.Task | None = None
         self._next_retry_ns = 0
         self._dlq_counts = self._count_dead_letters()
+        self._note_recovery()
+        self._refused = HeldBack.behind_dead_letters() if self.dlq.list(REFUSED, limit=1) else None
+        """While batches the store refused wait in the DLQ, why; later batches go behind them."""
 
     @ray.method(concurrency_group="io")
     async def append(self, batch: EventBatch) -> tuple[str, int, int, int]:
@@ -79,15 +99,28 @@ class StorageWriterActor:
             return await future
 
     def _submit(self, batch: EventBatch, future: asyncio.Future) -> None:
+        if self._order.blocked(batch):
+            future.set_exception(HeldBack.behind(batch))
+            return
         if not self._waiting:  # a retry commits too: never while others' events are pending
             self._retry_dead_letters()
+        if self._refused is not None:  # stored before the refused ones, it would overtake them
+            self._waiting.append((batch, Ticket(0, 0, 0), future))
+            self._fail(self._refused)
+            return
         try:
             ticket = self.store.submit(batch.events, time.time_ns())
         except StorageError as exc:  # a commit of a full buffer failed: all pending did
             self._waiting.append((batch, Ticket(0, 0, 0), future))
             self._fail(exc)
         else:
-            self._waiting.append((batch, ticket, future))
+            try:
+                self._dead_letter_refused(ticket)
+            except StorageError as refused:  # kept nowhere: the producer keeps it and resends
+                self._order.rewind(batch)
+                future.set_exception(refused)
+            else:
+                self._waiting.append((batch, ticket, future))
             if self._committer is None or self._committer.done():
                 self._committer = asyncio.create_task(self._commit_soon())
 
@@ -114,37 +147,72 @@ class StorageWriterActor:
         queue (and is acknowledged from there) or, if even that fails, back to its producer."""
         waiting, self._waiting = self._waiting, []
         self.failures["storage_failure"] += 1
+        self._refused = error
         for batch, _ticket, future in waiting:
             try:
-                self._dead_letter_batch(batch, error)
+                if self._order.blocked(batch):  # its predecessor went back: it follows that one
+                    raise HeldBack.behind(batch)
+                self._dead_letter("storage_failure", batch.events, error)
             except StorageError as refused:
                 self._order.rewind(batch)  # its successors wait for the producer's resend
                 future.set_exception(refused)
             else:
                 future.set_result((batch.producer, batch.seq, 0, 0))
 
-    def _dead_letter_batch(self, batch: EventBatch, error: StorageError) -> None:
+    def _dead_letter_refused(self, ticket: Ticket) -> None:
+        """Events the store can never hold (the rest of their batch is stored) go to the dead
+        letter queue with why, one entry per batch."""
+        if ticket.refused:
+            self.failures["unstorable_event"] += len(ticket.refused)
+            error = UnstorableEvent(ticket.refused)
+            self._dead_letter("unstorable_event", error.events, error)
+
+    def _dead_letter(self, cause: str, events: list, error: StorageError) -> None:
         """Durable in the DLQ, or the original error goes back to the producer, which keeps it."""
-        venue = batch.events[0].venue if batch.events else ""
+        venue = events[0].venue if events else ""
         try:
-            self.dlq.add_events("storage_failure", venue, batch.events, str(error), time.time_ns())
+            self.dlq.add_events(cause, venue, events, str(error), time.time_ns())
         except (StorageError, DLQError) as dlq_error:
             self.failures["dlq_failure"] += 1
             raise error from dlq_error
         finally:
             self._dlq_counts = self._count_dead_letters()
-        self.stats["dead_lettered"] += len(batch.events)
+        self.stats["dead_lettered"] += len(events)
+
+    def _note_recovery(self) -> None:
+        """What opening the store cut off or moved aside: on stderr, and counted (ping)."""
+        for line in self.store.problems():
+            print(f"writer: store recovery: {line}", file=sys.stderr)
+        for cause, found in (
+            ("wal_torn_tail", self.store.recovery.truncations),
+            ("wal_damage", self.store.recovery.damage),
+        ):
+            if found:
+                self.failures[cause] += len(found)
 
     def _retry_dead_letters(self) -> None:
+        """Refused batches at every append (the append waits behind them), others when due."""
         now = time.time_ns()
-        if now < self._next_retry_ns:
+        if self._refused is None and now < self._next_retry_ns:
             return
         self._next_retry_ns = now + RETRY_EVERY_NS
         try:
-            self.dlq.retry_due(self.store.append, now)
+            if self._refused is not None:
+                self._store_refused(now)
+            if self._refused is None:
+                self.dlq.retry_due(self.store.append, now)
         except (StorageError, DLQError):
             self.failures["dlq_retry_failure"] += 1
         self._dlq_counts = self._count_dead_letters()
+
+    def _store_refused(self, now_ns: int) -> None:
+        """The refused batches, oldest first, up to the first the store still refuses: a batch
+        stored after a later one would break its book, replayed in stored order. Once all are
+        in, the store takes new batches again."""
+        for entry in self.dlq.list(REFUSED):
+            self.store.append(entry.decoded_events())  # StorageError: refused still, stop here
+            self.dlq.mark_retried(entry.id, True, "", now_ns)
+        self._refused = None
 
     def _count_dead_letters(self) -> dict:
         """Kept for ping(), which runs on another thread than the DLQ's users."""
@@ -198,6 +266,7 @@ class StorageWriterActor:
             "failures": dict(self.failures),
             "order_skipped": self._order.skipped,
             "failures by cause": dict(self.failures),
+            "refusing writes": _reason(self._refused) if self._refused else "",
             **self._dlq_counts,
         }
 
@@ -226,3 +295,12 @@ class StorageWriterActor:
         self.store.close()
         self.dlq.close()
         flush_tracing()
+
+
+def _reason(error: StorageError) -> str:
+    """The OS error behind a refusal without its file name: one short console line, and a
+    metric label that does not grow with every segment the store tries to open."""
+    cause = error.__cause__
+    if isinstance(cause, OSError) and cause.errno is not None:
+        return f"[Errno {cause.errno}] {cause.strerror}"
+    return str(error)

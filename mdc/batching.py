@@ -198,6 +198,12 @@ class ProducerOrder(Generic[T]):
         if life is not None:
             life.next_seq = min(life.next_seq, batch.seq)
 
+    def blocked(self, batch: EventBatch) -> bool:
+        """Whether an earlier batch of its life was refused after this one was handed on with
+        it: kept now (stored, dead-lettered), this one would overtake that one."""
+        life = self.lives.get((batch.producer, batch.incarnation))
+        return life is not None and batch.seq > life.next_seq
+
     def _life(self, batch: EventBatch, acked_below: int) -> _Life[T]:
         key = (batch.producer, batch.incarnation)
         life = self.lives.get(key)

@@ -35,7 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _reader_gone()
-    except CollectorError as exc:
+    except (CollectorError, OSError) as exc:
+        # An OSError that got this far is the machine's answer to the user's request (a
+        # read-only or full data dir, a missing permission): it names errno and file, so it is
+        # reported in one line like our own errors, not as a traceback.
         print(f"mdc {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

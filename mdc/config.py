@@ -22,8 +22,11 @@ import os
 import tomllib
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlsplit
 
+from mdc.configfile import read_config_text
 from mdc.errors import ConfigError, UnknownVenue
+from mdc.keyhash import parse_key_hash
 from mdc.venues.base import SessionConfig
 from mdc.venues.registry import get_venue, venue_names
 
@@ -34,8 +37,6 @@ DEFAULT_SYMBOLS = {
     "kraken": ("BTC-USD", "ETH-USD"),
     "alpaca": ("AAPL", "MSFT"),
 }
-SIMULATOR_CHANNELS = {"kraken": ("book", "trade")}
-"""Where the simulator lacks a venue's default channel (Kraken's ticker), the channels it has."""
 SIMULATOR_CHANNELS = {"kraken": ("book", "trade")}
 """Where the simulator lacks a venue's default channel (Kraken's ticker), the channels it has."""
 VENUE_KEYS = {
@@ -51,6 +52,7 @@ VENUE_KEYS = {
 }
 TOP_KEYS = {"data_dir", "venues", "api"}
 API_KEYS = {"key_hashes"}
+URL_SCHEMES = {"ws_url": ("ws", "wss"), "rest_url": ("http", "https")}
 
 
 @dataclass(frozen=True)
@@ -105,17 +107,24 @@ def load_config(
 
 
 def _api_key_hashes(api: object, where: str) -> tuple[str, ...]:
+    """Checked here, not when the API starts: a typo must not wait until collection runs."""
     if not isinstance(api, dict) or set(api) - API_KEYS:
         raise ConfigError(f"{where}: [api] takes only {sorted(API_KEYS)}")
-    return _strings(api.get("key_hashes", ()), "api.key_hashes")
+    hashes = _strings(api.get("key_hashes", ()), f"{where}: api.key_hashes")
+    for i, text in enumerate(hashes):
+        try:
+            parse_key_hash(text)
+        except ConfigError as exc:  # its message quotes the value, which may be a pasted key
+            raise ConfigError(
+                f"{where}: api.key_hashes[{i}] is not a key digest: use sha256:<64 hex digits>"
+            ) from exc
+    return hashes
 
 
 def _read(path: str) -> dict[str, Any]:
+    text = read_config_text(path)
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
 
@@ -153,9 +162,33 @@ def _venue(name: str, body: Any, where: str) -> VenueSettings:
         depth=depth,
         feed=body.get("feed"),
     )
-    ws_url = body.get("ws_url", venue.default_ws_url)
-    rest_url = body.get("rest_url", venue.default_rest_url)
+    ws_url = _url(body, "ws_url", key) or venue.default_ws_url
+    rest_url = _url(body, "rest_url", key) or venue.default_rest_url
     return VenueSettings(name, session, source == "simulator", ws_url, rest_url)
+
+
+def _url(body: dict, field: str, key: str) -> str | None:
+    """The endpoint `field` if the file sets one: an absolute URL of a scheme the field takes."""
+    if field not in body:
+        return None
+    value, schemes = body[field], URL_SCHEMES[field]
+    if not _is_url(value, schemes):
+        raise ConfigError(
+            f"{key}.{field} must be a {' or '.join(s + '://' for s in schemes)} URL with a host, "
+            f"not {value!r}"
+        )
+    return value
+
+
+def _is_url(value: object, schemes: tuple[str, ...]) -> bool:
+    if not isinstance(value, str) or any(c.isspace() for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError when out of range or not a number
+    except ValueError:
+        return False
+    return parts.scheme in schemes and bool(parts.hostname)
 
 
 def _keys(body: dict, key: str, source: str) -> tuple[str | None, str | None]:

@@ -10,13 +10,15 @@ times (the parser puts the receive time it is given where the venue time is miss
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import msgspec
 
 from mdc.events import Event
 from mdc.timefmt import BadTimestamp, parse_decimal_seconds_ns
+from mdc.venues.storable import INT64
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,21 +37,52 @@ class RecordedLine:
         return [msgspec.structs.replace(e, ts_recv=e.ts_event) for e in events]
 
 
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    """A line refused before any venue reads it: longer than the limit (skipped, never held
+    whole: a 100 MB line once took 300 MB to decode), or a receive time no event can have."""
+
+    number: int
+    reason: str
+
+
+MAX_LINE_BYTES = 1 << 20
+SKIP_CHUNK = 1 << 16
+"""Bytes read at a time while skipping the rest of a long line."""
+
+
 class Recording:
     """Splits lines into messages and receive times; `bare` counts the lines without a time, so
     the shell can say once what they got instead."""
 
-    def __init__(self, fallback_ns: int) -> None:
+    def __init__(self, fallback_ns: int, max_line_bytes: int = MAX_LINE_BYTES) -> None:
         self.fallback_ns = fallback_ns
+        self.max_line_bytes = max_line_bytes
         self.bare = 0
 
-    def lines(self, source: Iterable[bytes]) -> Iterator[RecordedLine]:
-        for number, line in enumerate(source, start=1):
+    def lines(self, source: BinaryIO) -> Iterator[RecordedLine | BadLine]:
+        for number, line in enumerate(self._read(source), start=1):
+            if line is None:
+                limit = self.max_line_bytes
+                yield BadLine(number, f"line longer than {limit} bytes (--max-line-bytes): skipped")
+                continue
             raw = line.strip()
             if raw:
                 yield self._split(number, raw)
 
-    def _split(self, number: int, raw: bytes) -> RecordedLine:
+    def _read(self, source: BinaryIO) -> Iterator[bytes | None]:
+        """Each line, or None for one longer than the limit (its newline not counted), whose
+        rest is read past in chunks."""
+        limit = self.max_line_bytes
+        while line := source.readline(limit + 1):
+            if len(line) <= limit or line.endswith(b"\n"):
+                yield line
+                continue
+            while line and not line.endswith(b"\n"):
+                line = source.readline(SKIP_CHUNK)
+            yield None
+
+    def _split(self, number: int, raw: bytes) -> RecordedLine | BadLine:
         head, colon, message = raw.partition(b":")
         if colon and raw[:1] not in b"{[":
             try:
@@ -57,6 +90,8 @@ class Recording:
             except BadTimestamp:
                 pass  # not a time: the venue reports the whole line as malformed
             else:
+                if ts_recv >= INT64:  # the store's times are int64 ns
+                    return BadLine(number, f"receive time {head[:40]!r} is past the year 2262")
                 return RecordedLine(number, message.strip(), ts_recv, recorded=True)
         self.bare += 1
         return RecordedLine(number, raw, self.fallback_ns, recorded=False)

@@ -328,13 +328,17 @@ class TradeSync:
     """Trade-id continuity for one symbol on venues that number trades consecutively.
 
     Duplicates are dropped; a jump emits a Gap and a FetchTrades request; trades that later fill a
-    pending gap (late, reordered, or from a backfill) pass and shrink it. Pending gaps are bounded:
-    the oldest is given up (it stays recorded as a Gap) beyond `max_pending`.
+    pending gap (late, reordered, or from a backfill) pass and shrink it. A trade older than the
+    first one received is no repeat either: it passes, and the ids between it and that first one
+    become a gap. Pending gaps are bounded: the oldest is given up (it stays recorded as a Gap)
+    beyond `max_pending`.
     """
 
     def __init__(self, venue: str, symbol: str, max_pending: int = 1_000) -> None:
         self.venue = venue
         self.symbol = symbol
+        self.first_id: int | None = None
+        """The first id received on this stream (None after `resume`: the store has the past)."""
         self.last_id: int | None = None
         self.last_ts_event: int | None = None
         self.max_pending = max_pending
@@ -351,29 +355,37 @@ class TradeSync:
         if tid is None:
             return [trade]
         if self.last_id is None or tid == self.last_id + 1:
+            if self.last_id is None:
+                self.first_id = tid
             self.last_id = tid
             self.last_ts_event = trade.ts_event
             return [trade]
         if tid > self.last_id + 1:
-            gap = Gap(
-                self.venue,
-                self.symbol,
-                trade.ts_event,
-                trade.ts_recv,
-                "trades",
-                "trade id gap",
-                from_id=self.last_id + 1,
-                to_id=tid - 1,
-                from_ts=self.last_ts_event,
-            )
-            self.pending.append([self.last_id + 1, tid - 1])
-            del self.pending[: -self.max_pending]
-            self._requests.append(
-                FetchTrades(self.symbol, self.last_id + 1, tid - 1, self.last_ts_event)
-            )
+            gap = self._missing(trade, self.last_id + 1, tid - 1, self.last_ts_event)
             self._advance(trade)
             return [gap, trade]
-        return [trade] if self._fill(tid) else []
+        if self._fill(tid):
+            return [trade]
+        if self.first_id is not None and tid < self.first_id:
+            return self._before_first(trade)
+        return []
+
+    def _before_first(self, trade: Trade) -> list[Event]:
+        """Older than the first trade received (the stream began mid-reorder): no repeat, so it
+        passes, and the ids between it and that first one are a gap like any other."""
+        tid, first = trade.trade_id, self.first_id
+        self.first_id = tid
+        if tid + 1 == first:
+            return [trade]
+        return [self._missing(trade, tid + 1, first - 1, trade.ts_event), trade]
+
+    def _missing(self, trade: Trade, low: int, high: int, from_ts: int | None) -> Gap:
+        """Ids `low`..`high` were not received: a pending gap, a fetch, and the Gap event."""
+        self.pending.append([low, high])
+        del self.pending[: -self.max_pending]
+        self._requests.append(FetchTrades(self.symbol, low, high, from_ts))
+        return Gap(self.venue, self.symbol, trade.ts_event, trade.ts_recv, "trades",
+                   "trade id gap", from_id=low, to_id=high, from_ts=from_ts)  # fmt: skip
 
     def resume(self, point: ResumePoint) -> None:
         """Continue after the last durable trade (a restarted provider): the next live trade then

@@ -37,6 +37,8 @@ KeyCheck = KeyRing  # the name this module's callers have used
 
 FILTER_FIELDS = ("cause", "venue", "state", "since", "until")
 DEFAULT_LIMIT, MAX_LIMIT = 100, 10_000
+MAX_ID = 2**63 - 1
+"""Largest DLQ entry id: ids are msgpack integers, kept within a signed 64-bit range."""
 OpenSink = Callable[[], AbstractContextManager[Sink]]
 
 
@@ -137,28 +139,33 @@ def _only(fields: Mapping[str, object], allowed: tuple[str, ...], where: str) ->
             raise Invalid(name, f"unknown {where}; use {', '.join(allowed)}")
 
 
-def _limit(text: str | None) -> int:
-    if text is None:
-        return DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise Invalid("limit", f"must be an integer from 1 to {MAX_LIMIT}")
+def _bounded_int(field: str, text: str, maximum: int) -> int:
+    """`text` as an integer from 1 to `maximum`, else 422. ASCII digits only: `str.isdigit`
+    also passes superscript two (which `int` rejects) and full-width digits (which `int` reads),
+    and the length check keeps `int` off thousands of digits (over 4300 it raises)."""
+    digits = text.isascii() and text.isdigit() and len(text) <= len(str(maximum))
+    if not digits or not 1 <= int(text) <= maximum:
+        raise Invalid(field, f"must be an integer from 1 to {maximum}")
     return int(text)
+
+
+def _limit(text: str | None) -> int:
+    return DEFAULT_LIMIT if text is None else _bounded_int("limit", text, MAX_LIMIT)
 
 
 def _entry_id(request: web.Request) -> int:
-    text = request.match_info["id"]
-    if not text.isdigit() or int(text) < 1:
-        raise Invalid("id", "must be a positive integer")
-    return int(text)
+    return _bounded_int("id", request.match_info["id"], MAX_ID)
 
 
 def _ids(value: object) -> list[int]:
     if (
         not isinstance(value, list)
         or not value
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+        or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_ID for v in value
+        )
     ):
-        raise Invalid("ids", "must be a non-empty list of positive integers")
+        raise Invalid("ids", f"must be a non-empty list of integers from 1 to {MAX_ID}")
     return value
 
 

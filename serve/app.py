@@ -1,9 +1,14 @@
 """The prediction API (FastAPI): ONNX predictions, live features, model catalogue, A/B control.
 
 One app object serves under plain uvicorn and as the Ray Serve ingress. Every route but
-`GET /healthz` needs an API key (serve.auth). Bodies are parsed by hand (msgspec, strict JSON: no
-NaN or Infinity) so every bad request gets a 4xx JSON `{"error", "field"}` naming the field;
-anything unexpected is a logged JSON 500, never a stack trace.
+`GET /healthz` needs an API key (serve.auth), `GET /openapi.json` (the HTTP contract) included.
+Bodies are parsed by hand (msgspec, strict JSON: no NaN or Infinity) so every bad request gets a
+4xx JSON `{"error", "field"}` naming the field; anything unexpected is a logged JSON 500, never a
+stack trace.
+
+Health answers however busy the API is: it awaits nothing, and it is outside the in-flight limit
+(`InflightLimit`) that answers every other request 503 at once when `max_inflight` are running.
+Inference runs on worker threads, so a slow model never holds the event loop that health needs.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from models.errors import ModelInputError
 from serve.ab import ABRouter, Model, UnknownModel, check_weight
@@ -30,6 +36,11 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_NAME_CHARS = 64
+MAX_INFLIGHT = 32
+"""Requests running at once: below anyio's 40 worker threads, so an admitted request never
+waits for one, and below Serve's `max_ongoing_requests` (100), so health finds the replica."""
+HEALTH_PATH = "/healthz"
+RETRY = {"Retry-After": "1"}
 PREDICT_FIELDS = ("features", "venue", "symbol", "model")
 AB_FIELDS = ("A", "B", "weight_b")
 
@@ -123,6 +134,36 @@ def _route_args(body: dict[str, Any]) -> str | None:
     return _name(body, "model") if "model" in body else None
 
 
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI `requestBody` of a route that parses its JSON body by hand."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+_NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS}
+PREDICT_BODY = _json_body(
+    {
+        "oneOf": [
+            {"required": ["features"], "properties": {"features": {"type": "array"}}},
+            {"required": ["venue", "symbol"], "properties": {"venue": _NAME, "symbol": _NAME}},
+        ],
+        "type": "object",
+        "properties": {"model": _NAME},
+    }
+)
+AB_BODY = _json_body(
+    {
+        "type": "object",
+        "minProperties": 1,
+        "additionalProperties": False,
+        "properties": {
+            "A": _NAME,
+            "B": _NAME,
+            "weight_b": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+    }
+)
+
+
 # -- the app ----------------------------------------------------------------------------------
 
 
@@ -177,7 +218,7 @@ class PredictionApi:
             vector = await self._vector(body["venue"], body["symbol"])
             row = route.model.vectorize(vector.values)
             x, t_ns = np.asarray(row, dtype=np.float32).reshape(1, -1), vector.t_ns
-        prediction = route.model.predict_matrix(x)[0]
+        prediction = (await run_in_threadpool(route.model.predict_matrix, x))[0]
         self.router.record(route.variant, (time.perf_counter_ns() - started) / 1e6)
         return json_response(
             {
@@ -215,6 +256,28 @@ class PredictionApi:
         weight = check_weight(body["weight_b"]) if "weight_b" in body else None
         self.router.configure(a=models.get("A"), b=models.get("B"), weight_b=weight)
         return json_response({"ab": self.router.stats()})
+
+
+class InflightLimit:
+    """ASGI wrapper running at most `limit` requests at once and answering the rest 503 at once
+    (Retry-After: 1) instead of queueing them; `exempt` paths neither count nor wait."""
+
+    def __init__(self, app: ASGIApp, limit: int, exempt: frozenset[str]) -> None:
+        self.app, self.limit, self.exempt = app, limit, exempt
+        self.inflight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+        elif self.inflight >= self.limit:
+            busy = ApiError(503, f"busy: {self.limit} requests running; retry", None, RETRY)
+            await _error_response(busy)(scope, receive, send)
+        else:
+            self.inflight += 1
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self.inflight -= 1
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -256,19 +319,26 @@ def _install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(kind, handler)
 
 
-def build_app(router: ABRouter, features: FeatureSource, keys: KeyRing) -> FastAPI:
+def build_app(
+    router: ABRouter, features: FeatureSource, keys: KeyRing, max_inflight: int = MAX_INFLIGHT
+) -> FastAPI:
     """The prediction API over `router`'s models and `features`, guarded by `keys`."""
     api = PredictionApi(router, features)
     app = FastAPI(title="mdc prediction API", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(InflightLimit, limit=max_inflight, exempt=frozenset({HEALTH_PATH}))
     _install_error_handlers(app)
     guarded = [Depends(key_dependency(keys))]
     key = Depends(key_dependency(keys))
 
-    @app.get("/healthz")
+    @app.get(HEALTH_PATH)
     async def healthz() -> Response:
         return json_response({"status": "ok"})
 
-    @app.post("/v1/predict")
+    @app.get("/openapi.json", dependencies=guarded, include_in_schema=False)
+    async def openapi() -> Response:
+        return json_response(app.openapi())
+
+    @app.post("/v1/predict", openapi_extra=PREDICT_BODY)
     async def predict(request: Request, api_key: str = key) -> Response:
         return await api.predict(request, api_key)
 
@@ -284,7 +354,7 @@ def build_app(router: ABRouter, features: FeatureSource, keys: KeyRing) -> FastA
     async def models() -> Response:
         return api.models()
 
-    @app.put("/v1/ab", dependencies=guarded)
+    @app.put("/v1/ab", dependencies=guarded, openapi_extra=AB_BODY)
     async def set_ab(request: Request) -> Response:
         return await api.set_ab(request)
 

@@ -13,15 +13,13 @@ import enum
 import hashlib
 import hmac
 import os
-import re
 from collections.abc import Iterable, Mapping
 
 from mdc.errors import ConfigError
+from mdc.keyhash import HASH_PREFIX, parse_key_hash
 
 API_KEYS_ENV = "MDC_API_KEYS"
 API_KEY_HASHES_ENV = "MDC_API_KEY_HASHES"
-HASH_PREFIX = "sha256:"
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class AuthResult(enum.Enum):
@@ -57,14 +55,6 @@ def api_keys_from_env(
 def key_hash(key: str) -> str:
     """The `sha256:<hex>` form of a key, to put in configuration instead of the key."""
     return HASH_PREFIX + _digest(key).hex()
-
-
-def parse_key_hash(text: str) -> bytes:
-    """`sha256:<64 hex digits>` -> the 32-byte digest; anything else is a ConfigError."""
-    hex_part = text.strip().removeprefix(HASH_PREFIX)
-    if not text.strip().startswith(HASH_PREFIX) or not _HEX64.fullmatch(hex_part):
-        raise ConfigError(f"bad API key hash {text!r}: use sha256:<64 hex digits>")
-    return bytes.fromhex(hex_part)
 
 
 def _digest(key: str) -> bytes:

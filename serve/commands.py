@@ -16,7 +16,8 @@ Authorization: Bearer.
 
 Endpoints: POST /v1/predict {"features": [...]} or {"venue", "symbol"} (optional "model": "v2"),
 GET /v1/features/{venue}/{symbol}, GET /v1/features, GET /v1/models, PUT /v1/ab
-{"A": "v1", "B": "v2", "weight_b": 0.2}, GET /healthz.
+{"A": "v1", "B": "v2", "weight_b": 0.2}, GET /openapi.json (the OpenAPI document), GET /healthz.
+Requests beyond the in-flight limit (serve.app.MAX_INFLIGHT) get 503 at once; health never waits.
 
 Live features come from the event store at --data-dir (read-only, the last hour replayed at start,
 then followed) or from a collector actor (--actor NAME, method feature_vector(venue, symbol)).

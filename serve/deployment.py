@@ -31,6 +31,7 @@ from serve.features_source import (
     NoFeatureSource,
     StoreFeatureSource,
 )
+from serve.http_limits import ray_http_options
 
 APP_NAME = "mdc"
 DIRECT_INGRESS_ENV = "RAY_SERVE_ENABLE_DIRECT_INGRESS"
@@ -153,7 +154,7 @@ def start_serve(
     """Start Serve's proxy on host:port and deploy the app (Ray must be initialised); returns
     the base URL once the app answers. Call `stop_serve` to shut it down gracefully."""
     ensure_port_free(host, port)
-    serve.start(http_options={"host": host, "port": port}, logging_config=QUIET_LOGS)
+    serve.start(http_options=ray_http_options(host, port), logging_config=QUIET_LOGS)
     app = PredictionIngress.options(**scaling.options()).bind(spec)
     serve.run(app, name=app_name, route_prefix="/", logging_config=QUIET_LOGS)
     return f"http://{host}:{port}"

@@ -34,6 +34,13 @@ class InvalidToxicType(BadRequest):
         super().__init__("invalid toxic type")
 
 
+class InvalidToxicity(BadRequest):
+    """Toxiproxy takes any float; we refuse what is not a probability (NaN, -1, 2.0)."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__(f"toxicity must be a number from 0 to 1, not {value}")
+
+
 class ProxyNotFound(ToxiproxyError):
     status = 404
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from chaos.toxiproxy.errors import (
     BadRequest,
     InvalidStream,
+    InvalidToxicity,
     InvalidToxicType,
     ListenFailed,
     ToxicExists,
@@ -40,7 +41,7 @@ def decode_body(raw: bytes, go_type: str) -> Any:
     if not text.strip():
         raise BadRequest("bad request body: EOF")
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_not_json)
     except json.JSONDecodeError as exc:
         if exc.pos >= len(text.rstrip()):
             raise BadRequest("bad request body: unexpected EOF") from exc
@@ -55,6 +56,16 @@ def decode_body(raw: bytes, go_type: str) -> Any:
             f"bad request body: json: cannot unmarshal {kind} into Go value of type {go_type}"
         )
     return value
+
+
+def _not_json(name: str) -> NoReturn:
+    """NaN and Infinity are not JSON: Python's decoder takes them, Go's (Toxiproxy's) does not,
+    and a NaN taken in would be echoed back as invalid JSON."""
+    if name.startswith("-"):
+        raise BadRequest(f"bad request body: invalid character {name[1]!r} in numeric literal")
+    raise BadRequest(
+        f"bad request body: invalid character {name[0]!r} looking for beginning of value"
+    )
 
 
 def field(body: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
@@ -138,28 +149,28 @@ class ToxicList:
             raise InvalidStream() from None
         type_name = field(body, "type", str, where) or ""
         name = field(body, "name", str, where) or f"{type_name}_{stream}"
-        toxicity = field(body, "toxicity", float, where)
+        toxicity = _toxicity(body, 1.0)
         cls = self._registry.get(type_name)
         if cls is None:
             raise InvalidToxicType()
         if name in self._specs:
             raise ToxicExists()
         toxic = cls.from_json(field(body, "attributes", dict, where) or {})
-        spec = ToxicSpec(name, stream, direction, 1.0 if toxicity is None else toxicity, toxic)
+        spec = ToxicSpec(name, stream, direction, toxicity, toxic)
         self._specs[name] = spec
         return spec
 
     def update(self, name: str, body: Mapping[str, Any]) -> ToxicSpec:
         """Merge `attributes` into the current values; keep `toxicity` unless given."""
         old = self.get(name)
-        toxicity = field(body, "toxicity", float, "ToxicWrapper")
+        toxicity = _toxicity(body, old.toxicity)
         attributes = field(body, "attributes", dict, "ToxicWrapper") or {}
         toxic = type(old.toxic).from_json(attributes, old.toxic.attrs)
         new = ToxicSpec(
             old.name,
             old.stream,
             old.direction,
-            old.toxicity if toxicity is None else toxicity,
+            toxicity,
             toxic,
         )
         self._specs[name] = new
@@ -173,3 +184,13 @@ class ToxicList:
     def clear(self) -> list[ToxicSpec]:
         removed, self._specs = list(self._specs.values()), {}
         return removed
+
+
+def _toxicity(body: Mapping[str, Any], current: float) -> float:
+    """The body's `toxicity`, a probability from 0 to 1, or `current` when it has none."""
+    value = field(body, "toxicity", float, "ToxicWrapper")
+    if value is None:
+        return current
+    if not 0 <= value <= 1:  # also false for NaN and the infinity of an overflowing 1e999
+        raise InvalidToxicity(value)
+    return float(value)

@@ -9,7 +9,7 @@ import time
 
 from mdc.store.cliargs import add_data_dir, default_data_dir
 
-CAUSE_HELP = "storage_failure, parse_failure or backpressure_overflow"
+CAUSE_HELP = "storage_failure, parse_failure, backpressure_overflow or unstorable_event"
 STATE_HELP = "pending, parked (permanent failure) or replayed"
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 
+from mdc.events import TYPE_NAMES
 from mdc.store.cliargs import add_data_dir, open_readonly
 from mdc.store.replay import BadArgument, JsonLinesConsumer, parse_speed, parse_time, replay
 
@@ -30,8 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--type",
         dest="types",
         action="append",
+        choices=sorted(TYPE_NAMES.values()),
         metavar="TYPE",
-        help="only this event type (trade, quote, book_delta, ...); repeatable",
+        help=f"only this event type ({', '.join(sorted(TYPE_NAMES.values()))}); repeatable",
     )
     parser.set_defaults(func=run)
 

@@ -1,8 +1,8 @@
 """What a DLQ entry is, how entries are selected, and the durable log's record types.
 
 Entries and records are msgspec Structs encoded as msgpack; an entry's payload is either the
-events that could not be stored (each one `mdc.events.to_msgpack`) or a venue message's raw bytes,
-kept exactly as received, for parse failures.
+events that could not be stored (each one `encode_event`) or a venue message's raw bytes, kept
+exactly as received, for parse failures.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from typing import Literal, get_args
 import msgspec
 
 from mdc.dlq.errors import BadFilter
-from mdc.events import AnyEvent, from_msgpack
+from mdc.events import AnyEvent, Event, from_json, from_msgpack, to_json, to_msgpack
+from mdc.store.records import UNENCODABLE
 
-Cause = Literal["storage_failure", "parse_failure", "backpressure_overflow"]
+Cause = Literal["storage_failure", "parse_failure", "backpressure_overflow", "unstorable_event"]
 State = Literal["pending", "parked", "replayed", "purged"]
 CAUSES: tuple[str, ...] = get_args(Cause)
 STATES: tuple[str, ...] = get_args(State)
@@ -46,7 +47,7 @@ class Entry(msgspec.Struct, frozen=True):
         return len(self.raw) if self.raw is not None else sum(map(len, self.events))
 
     def decoded_events(self) -> list[AnyEvent]:
-        return [from_msgpack(item) for item in self.events]
+        return [decode_event(item) for item in self.events]
 
     def raw_text(self) -> tuple[str, Literal["utf-8", "hex"]]:
         """The raw message as text when it is UTF-8, else as hex (for people and JSON)."""
@@ -55,6 +56,20 @@ class Entry(msgspec.Struct, frozen=True):
             return raw.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
             return raw.hex(), "hex"
+
+
+def encode_event(event: Event) -> bytes:
+    """msgpack, or JSON for an event msgpack cannot hold (an id beyond 64 bits): such an event
+    is exactly the kind the store refuses, and a dead letter must keep it intact."""
+    try:
+        return to_msgpack(event)
+    except UNENCODABLE:
+        return to_json(event)
+
+
+def decode_event(item: bytes) -> AnyEvent:
+    """JSON begins with `{`, which no msgpack-encoded event does (they begin with a map)."""
+    return from_json(item) if item[:1] == b"{" else from_msgpack(item)
 
 
 class Added(msgspec.Struct, frozen=True, tag="add"):

@@ -35,11 +35,12 @@ from mdc.dlq.model import (
     Watermark,
     count,
     decode_record,
+    encode_event,
     encode_record,
 )
 from mdc.dlq.policy import Limits, RetryPolicy
 from mdc.errors import CollectorError, IllegalTransition
-from mdc.events import Event, to_msgpack
+from mdc.events import Event
 from mdc.store.errors import StorageError
 from mdc.store.fs import FileSystem, RealFS
 from mdc.venues.base import Venue
@@ -129,7 +130,7 @@ class DeadLetterQueue:
     ) -> int:
         if not events:
             raise InvalidEntry("a DLQ entry needs at least one event")
-        return self._add(cause, venue, error, now_ns, events=tuple(map(to_msgpack, events)))
+        return self._add(cause, venue, error, now_ns, events=tuple(map(encode_event, events)))
 
     def add_raw(self, cause: str, venue: str, raw: bytes, error: str, now_ns: int) -> int:
         """Keep a venue message exactly as received (for parse failures)."""

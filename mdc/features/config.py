@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from mdc.configfile import read_config_text
 from mdc.features.base import UNITS_NS, FeatureName, PointExtractor, WindowedExtractor
 from mdc.features.errors import FeatureConfigError
 from mdc.features.flow import TradeFlow
@@ -127,10 +128,7 @@ class FeatureConfig:
 def load_feature_config(path: str | Path) -> FeatureConfig:
     """A TOML (`[[features]]` tables) or YAML (`features:` list) file; bad -> FeatureConfigError."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FeatureConfigError(f"cannot read feature config {path}: {exc.strerror}") from exc
+    text = read_config_text(path, "feature config", FeatureConfigError)
     document = _parse_document(path, text)
     if not isinstance(document, Mapping) or "features" not in document:
         raise FeatureConfigError(f"{path}: missing top-level key 'features'")

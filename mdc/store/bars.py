@@ -7,8 +7,9 @@ projection's state records, per trades stream, the WAL position its bars include
 
 from __future__ import annotations
 
+import glob
 import os
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import duckdb
 
@@ -78,15 +79,32 @@ class BarsProjection:
         state.save(self.root)
         return stale
 
+    def rewind(self, stream: Stream) -> None:
+        """Forget a trades stream's bars (the trades projection took rows back): they are all
+        computed again from its trades at the next refresh."""
+        state = ProjectionState.load(self.root)
+        if stream not in state.positions:
+            return
+        venue, symbol = quote(stream.venue, safe=""), quote(stream.symbol, safe="")
+        pattern = os.path.join(self.root, "*", f"venue={venue}", f"symbol={symbol}", "*.parquet")
+        for path in glob.glob(pattern):
+            os.remove(path)
+        del state.positions[stream]
+        state.save(self.root)
+
 
 def _partition_of(relpath: str) -> Partition:
     date, venue, symbol = (unquote(p.split("=", 1)[1]) for p in relpath.split(os.sep))
     return Partition("trades", date, venue, symbol)
 
 
-def read_parquet(glob: str) -> str:
-    """A DuckDB `read_parquet` over `glob`; the key=value directories are layout, not columns."""
-    return f"read_parquet({sql_literal(glob)}, hive_partitioning = false)"
+def read_parquet(paths: str | list[str]) -> str:
+    """A DuckDB `read_parquet` over a glob or a list of files; the key=value directories are
+    layout, not columns."""
+    literal = (
+        sql_literal(paths) if isinstance(paths, str) else f"[{', '.join(map(sql_literal, paths))}]"
+    )
+    return f"read_parquet({literal}, hive_partitioning = false)"
 
 
 def sql_literal(text: str) -> str:

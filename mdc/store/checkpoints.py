@@ -26,7 +26,7 @@ from mdc.book import Book
 from mdc.errors import ConfigError
 from mdc.events import BookSnapshot, Event, from_msgpack, to_msgpack
 from mdc.store import records
-from mdc.store.projection import ProjectionState, atomic_write, pending_ranges
+from mdc.store.projection import Aside, ProjectionState, atomic_write, pending_ranges
 from mdc.store.streams import Stream
 from mdc.store.wal import WAL
 
@@ -132,6 +132,17 @@ class CheckpointProjection:
             state.positions[stream] = stop
             state.save(self.root)
         return written
+
+    def rewind(self, stream: Stream, seq: int, aside: Aside) -> None:
+        """Take back the stream's checkpoints taken at `seq` or later."""
+        state = ProjectionState.load(self.root)
+        if state.positions.get(stream, 0) <= seq:
+            return
+        for name in self.names(stream):
+            if int(name[21 : -len(SUFFIX)]) >= seq:
+                aside.move(os.path.join(self.root, stream.dirname, name))
+        state.positions[stream] = seq
+        state.save(self.root)
 
     def _refresh_stream(self, wal: WAL, stream: Stream, stop: int) -> int:
         last = self.latest(stream)

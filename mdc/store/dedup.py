@@ -4,6 +4,11 @@ Guarantee: an event is not stored again if its identity equals that of one of th
 records of its stream (durable, or earlier in the same uncommitted group). The window is rebuilt on
 open from the tail of the stream's log, so the guarantee does not depend on restarts.
 
+Only durable records are remembered: a WAL append first asks which keys are `fresh`, encodes those
+events, and only then `hold`s the keys of what it encoded; held keys join the window at `commit`
+and are dropped by `rollback`. So an event refused at encoding, or a batch whose commit failed,
+never makes its resend look like a duplicate.
+
 The window keeps two generations, aligned on record positions: with G = end // window * window it
 remembers exactly the records at positions [G - window, end), that is between `window` and
 `2 * window - 1` of them, decided by position alone so a reopened store remembers the same set.
@@ -27,6 +32,7 @@ never meet; a digest equals another key by mistake with probability about window
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Hashable, Sequence
 from operator import attrgetter
 
@@ -96,10 +102,10 @@ def identity_keys(events: Sequence[Event], kind: type | None = None) -> list[Key
 
 
 class DedupWindow:
-    """Keys of the records at positions [G - size, end) plus the pending (uncommitted) ones, which
-    live in `_current` and are rolled back if their commit fails."""
+    """Keys of the durable records at positions [G - size, end), plus the held keys of encoded
+    records awaiting their commit (kept apart, so a rollback just forgets them)."""
 
-    __slots__ = ("_current", "_end", "_pending", "_previous", "size")
+    __slots__ = ("_current", "_end", "_held", "_pending", "_previous", "size")
 
     def __init__(self, size: int, end: int = 0) -> None:
         if size < 1:
@@ -108,6 +114,7 @@ class DedupWindow:
         self._end = end
         self._current: set[Key] = set()
         self._previous: set[Key] = set()
+        self._held: set[Key] = set()
         self._pending: list[Key] = []
 
     @property
@@ -115,46 +122,55 @@ class DedupWindow:
         """Position of the oldest record the window remembers (where a rebuild reads from)."""
         return max(0, self._end - self._end % self.size - self.size)
 
-    def load(self, first: int, keys: Sequence[Key]) -> None:
-        """Remember the keys of the durable records at positions first, first + 1, ... < end."""
-        split = max(0, self._end - self._end % self.size - first)
+    def load(self, seqs: Sequence[int], keys: Sequence[Key]) -> None:
+        """Remember the keys of the durable records at positions `seqs` (ascending, < end)."""
+        split = bisect.bisect_left(seqs, self._end - self._end % self.size)
         self._previous = set(keys[:split])
         self._current = set(keys[split:])
 
-    def admit(self, keys: Sequence[Key]) -> list[int] | None:
-        """Make the keys not yet seen pending; None if all were new (the common case), else the
-        indexes of the new ones (a repeat within `keys` counts as seen)."""
-        current, previous = self._current, self._previous
+    def fresh(self, keys: Sequence[Key]) -> list[int] | None:
+        """Indexes of the keys neither remembered nor held (a repeat within `keys` counts as
+        seen); None if all are fresh (the common case). Changes nothing: see `hold`."""
+        current, previous, held = self._current, self._previous, self._held
         batch = set(keys)
-        if len(batch) == len(keys) and current.isdisjoint(batch) and previous.isdisjoint(batch):
-            current |= batch
-            self._pending += keys
+        if (
+            len(batch) == len(keys)
+            and current.isdisjoint(batch)
+            and previous.isdisjoint(batch)
+            and held.isdisjoint(batch)
+        ):
             return None
+        seen: set[Key] = set()
         fresh = []
         for i, key in enumerate(keys):
-            if key not in current and key not in previous:
-                current.add(key)
-                self._pending.append(key)
+            if key not in seen and key not in current and key not in previous and key not in held:
+                seen.add(key)
                 fresh.append(i)
         return fresh
 
+    def hold(self, keys: Sequence[Key]) -> None:
+        """Keys (fresh ones) of records that are encoded and pending: durable at `commit`."""
+        self._pending += keys
+        self._held.update(keys)
+
     def commit(self) -> None:
-        """The pending keys became durable records at positions end, end + 1, ..."""
+        """The held keys became durable records at positions end, end + 1, ..."""
         keys, self._pending = self._pending, []
+        held, self._held = self._held, set()
         start, size = self._end, self.size
         self._end += len(keys)
         boundary = self._end - self._end % size
         if boundary <= start:
+            self._current |= held
             return
         cut = boundary - start
-        tail = keys[cut:]
         if cut >= size:
             self._previous = set(keys[cut - size : cut])
         else:
-            self._current.difference_update(tail)
-            self._previous = self._current
-        self._current = set(tail)
+            self._previous = self._current.union(keys[:cut])
+        self._current = set(keys[cut:])
 
     def rollback(self) -> None:
-        self._current.difference_update(self._pending)
+        """The held keys' commit failed: they were never durable, so forget them."""
         self._pending = []
+        self._held = set()

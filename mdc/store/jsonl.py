@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 from mdc.events import to_json
 from mdc.store.parquet import day
-from mdc.store.projection import ProjectionState, pending_ranges
-from mdc.store.streams import FAMILIES
+from mdc.store.projection import Aside, ProjectionState, pending_ranges
+from mdc.store.streams import FAMILIES, Stream
 from mdc.store.wal import WAL
 
 
@@ -30,13 +30,9 @@ class JsonlProjection:
         for stream, start, stop in pending_ranges(wal, state, FAMILIES):
             lines: dict[str, list[bytes]] = defaultdict(list)
             for _, event in wal.read_events(stream, start, stop):
-                rel = os.path.join(
-                    day(event.ts_event),
-                    quote(stream.venue, safe=""),
-                    quote(stream.symbol, safe="") or "_",
-                    f"{stream.family}.jsonl",
+                lines[os.path.join(day(event.ts_event), _file(stream))].append(
+                    to_json(event) + b"\n"
                 )
-                lines[rel].append(to_json(event) + b"\n")
             for rel, chunk in sorted(lines.items()):
                 state.extra[rel] = _append(os.path.join(self.root, rel), b"".join(chunk))
                 written += len(chunk)
@@ -44,6 +40,25 @@ class JsonlProjection:
         if written:
             state.save(self.root)
         return written
+
+    def rewind(self, stream: Stream, seq: int, aside: Aside) -> None:
+        """Take back the stream's lines from `seq` on. Lines carry no seq, so all of the stream's
+        files go aside and the next refresh writes it again from the start of its log."""
+        state = ProjectionState.load(self.root)
+        if state.positions.get(stream, 0) <= seq:
+            return
+        for rel in [r for r in state.extra if r.split(os.sep, 1)[-1] == _file(stream)]:
+            if os.path.exists(os.path.join(self.root, rel)):
+                aside.move(os.path.join(self.root, rel))
+            del state.extra[rel]
+        state.positions[stream] = 0
+        state.save(self.root)
+
+
+def _file(stream: Stream) -> str:
+    """A stream's file below its date directory."""
+    symbol = quote(stream.symbol, safe="") or "_"
+    return os.path.join(quote(stream.venue, safe=""), symbol, f"{stream.family}.jsonl")
 
 
 def _append(path: str, data: bytes) -> int:

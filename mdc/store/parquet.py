@@ -10,6 +10,8 @@ hold: re-running a refresh interrupted by a crash overwrites the same files inst
 
 from __future__ import annotations
 
+import glob
+import logging
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -18,13 +20,15 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from mdc.errors import CollectorError
 from mdc.events import Bar, BookDelta, BookSnapshot, Event, Quote, Trade
-from mdc.store.projection import ProjectionState, pending_ranges
+from mdc.store.projection import Aside, ProjectionState, pending_ranges
 from mdc.store.streams import Stream
 from mdc.store.wal import WAL
+
+log = logging.getLogger("mdc.store")
 
 DEC = pa.decimal128(38, 18)
 TS = pa.timestamp("ns", tz="UTC")
@@ -37,10 +41,6 @@ _COMMON = [
     ("wal_seq", pa.int64()),
 ]
 Row = tuple
-
-
-class UnrepresentableValue(CollectorError):
-    """A price or size that DECIMAL(38,18) cannot hold exactly."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,12 +159,34 @@ TABLE_OF_FAMILY = {t.family: t for t in TABLES.values()}
 
 
 def to_arrow(spec: TableSpec, rows: list[Row]) -> pa.Table:
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(spec.schema)
+    """The rows as a table; a row the columns cannot hold (a price beyond DECIMAL(38,18),
+    stored before the parsers refused such values) is left out with a warning, so one bad row
+    never breaks every query or the projection. It stays in the WAL (`mdc replay` shows it)."""
     try:
-        arrays = [pa.array(col, f.type) for col, f in zip(columns, spec.schema, strict=True)]
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise UnrepresentableValue(f"{spec.name}: {exc}") from exc
+        return _table(spec, rows)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        good = [row for row in rows if _fits(spec, row)]
+        log.warning(
+            "%s: %d stored row(s) cannot be represented in the table's columns and are left "
+            "out of SQL and Parquet (they stay in the WAL; `mdc replay` shows them)",
+            spec.name,
+            len(rows) - len(good),
+        )
+        return _table(spec, good)
+
+
+def _table(spec: TableSpec, rows: list[Row]) -> pa.Table:
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(spec.schema)
+    arrays = [pa.array(col, f.type) for col, f in zip(columns, spec.schema, strict=True)]
     return pa.Table.from_arrays(arrays, schema=spec.schema)
+
+
+def _fits(spec: TableSpec, row: Row) -> bool:
+    try:
+        _table(spec, [row])
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return False
+    return True
 
 
 def table_rows(spec: TableSpec, records: Iterable[tuple[int, Event]]) -> list[Row]:
@@ -233,10 +255,42 @@ class ParquetProjection:
             touched.add(part)
         return touched
 
-    def glob(self, table: str) -> str | None:
-        """The file glob of a table, or None while it has no files."""
-        directory = os.path.join(self.root, table)
-        for _, _, files in os.walk(directory):
-            if any(f.endswith(".parquet") for f in files):
-                return os.path.join(directory, "**", "*.parquet")
-        return None
+    def rewind(self, stream: Stream, seq: int, aside: Aside) -> None:
+        """Take back the stream's rows from `seq` on: files named from `seq` on go aside whole,
+        a file that straddles it is copied aside and rewritten without them."""
+        state = self.state()
+        spec = TABLE_OF_FAMILY.get(stream.family)
+        if spec is None or state.positions.get(stream, 0) <= seq:
+            return
+        venue, symbol = quote(stream.venue, safe=""), quote(stream.symbol, safe="")
+        pattern = os.path.join(self.root, spec.name, "*", f"venue={venue}", f"symbol={symbol}")
+        for path in sorted(glob.glob(os.path.join(pattern, "*.parquet"))):
+            if int(os.path.basename(path)[:20]) >= seq:
+                aside.move(path)
+            else:
+                _cut(path, seq, aside)
+        state.positions[stream] = seq
+        state.save(self.root)
+
+    def files(self, table: str) -> list[str]:
+        """A table's Parquet files now (a fixed list, so a query names exactly what it reads)."""
+        return sorted(
+            os.path.join(directory, name)
+            for directory, _, names in os.walk(os.path.join(self.root, table))
+            for name in names
+            if name.endswith(".parquet")
+        )
+
+
+def _cut(path: str, seq: int, aside: Aside) -> None:
+    """Rewrite a chunk file without its rows from `seq` on (the original is copied aside first)."""
+    table = pq.read_table(path)
+    keep = table.filter(pc.less(table["wal_seq"], seq))
+    if keep.num_rows == table.num_rows:
+        return
+    if not keep.num_rows:
+        aside.move(path)
+        return
+    aside.copy(path)
+    pq.write_table(keep, path + ".tmp", compression="zstd")
+    os.replace(path + ".tmp", path)

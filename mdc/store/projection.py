@@ -4,6 +4,11 @@ A projection is a pure function of the WAL records it consumed, applied stream b
 stored order, so refreshing incrementally and rebuilding from scratch give the same result.
 Its state file (`_state.json`) maps each stream to the next seq it will consume; it is replaced
 atomically after the projection's own files, so a crash in between only redoes work.
+
+When the WAL loses or renumbers a stream's records from some seq on (damage, see `damage.py`), each
+projection `rewind`s that stream: it takes back what it holds from that seq on, files first and
+state last (so a crash only repeats the rewind), and the next refresh projects the log again.
+What is taken back is set `Aside`, not deleted: it may be the only intact copy of lost records.
 """
 
 from __future__ import annotations
@@ -66,6 +71,30 @@ def pending_ranges(wal: WAL, state: ProjectionState, families: tuple[str, ...]):
         start = state.positions.get(stream, 0)
         if stream.family in families and start < end:
             yield stream, start, end
+
+
+@dataclass(frozen=True, slots=True)
+class Aside:
+    """Where projections put what they take back: `<data_dir>/quarantine/projections/<path>`
+    (`.1`, `.2`, ... when that name is taken, so nothing set aside is ever overwritten)."""
+
+    data_dir: str
+
+    def move(self, path: str) -> None:
+        os.replace(path, self._target(path))
+
+    def copy(self, path: str) -> None:
+        shutil.copy2(path, self._target(path))
+
+    def _target(self, path: str) -> str:
+        rel = os.path.relpath(path, self.data_dir)
+        target = os.path.join(self.data_dir, "quarantine", "projections", rel)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        candidate, n = target, 0
+        while os.path.exists(candidate):
+            n += 1
+            candidate = f"{target}.{n}"
+        return candidate
 
 
 def drop(directory: str) -> None:

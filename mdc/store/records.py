@@ -1,7 +1,9 @@
 """Record framing shared by the WAL and the checkpoint files: [u32 len][u32 CRC32C][payload].
 
 Little-endian header; the CRC covers the payload. A scan stops at the first record that is short,
-has an impossible length or a wrong CRC, and says why, so recovery can truncate exactly there.
+has an impossible length or a wrong CRC, and says why. `walk` goes on from there: it resynchronises
+on the next offset where a whole frame validates, so one damaged record does not hide the intact
+ones after it, and what it skipped is an `Unreadable` byte range (torn when nothing follows).
 
 WAL records are frames: the payload is one msgpack array of events (the part of one appended
 batch that goes to one stream), each element exactly `events.to_msgpack(event)`. One CRC covers
@@ -11,6 +13,7 @@ the whole frame, so a torn or corrupt frame is dropped whole: a batch is never h
 from __future__ import annotations
 
 import enum
+import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -80,11 +83,14 @@ def scan(f: BinaryIO, end: ScanEnd, start: int = 0, *, skip: int = 0) -> Iterato
 
 
 _FRAME_ENCODER = msgspec.msgpack.Encoder(decimal_format="string")
+UNENCODABLE = (OverflowError, TypeError, msgspec.EncodeError)
+"""What encoding an event a frame cannot hold raises (an int beyond 64 bits, say)."""
 
 
 def encode_frames(events: list[Event]) -> list[bytearray]:
     """WAL records holding `events` in order: one, unless it would exceed MAX_RECORD_BYTES.
-    The payload is encoded after a reserved header (no copy), then the header is filled in."""
+    The payload is encoded after a reserved header (no copy), then the header is filled in.
+    Raises one of UNENCODABLE when an event cannot be encoded (see `unencodable`)."""
     record = bytearray(HEADER.size)
     _FRAME_ENCODER.encode_into(events, record, HEADER.size)
     size = len(record) - HEADER.size
@@ -94,6 +100,17 @@ def encode_frames(events: list[Event]) -> list[bytearray]:
     with memoryview(record) as view:
         HEADER.pack_into(record, 0, size, crc32c.crc32c(view[HEADER.size :]))
     return [record]
+
+
+def unencodable(events: list[Event]) -> dict[int, str]:
+    """Index -> why, for each event a frame cannot hold; the slow path after a failed encode."""
+    bad = {}
+    for i, event in enumerate(events):
+        try:
+            _FRAME_ENCODER.encode(event)
+        except UNENCODABLE as exc:
+            bad[i] = f"{type(exc).__name__}: {exc}"
+    return bad
 
 
 def array_length(payload: bytes) -> int | None:
@@ -110,13 +127,81 @@ def array_length(payload: bytes) -> int | None:
     return None
 
 
-def scan_frames(f: BinaryIO, end: ScanEnd) -> Iterator[tuple[int, bytes]]:
-    """(event count, payload) of every good WAL frame from the start; fills `end` like `scan`."""
-    offset = 0
-    for payload in scan(f, end):
-        count = array_length(payload)
-        if count is None:
-            end.offset, end.tail = offset, Tail.BAD_FRAME
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A valid WAL frame at `offset` holding `count` events."""
+
+    offset: int
+    count: int
+    payload: bytes
+
+    @property
+    def end(self) -> int:
+        return self.offset + HEADER.size + len(self.payload)
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """Bytes [start, end) holding no valid frame; `torn` when no valid frame follows them.
+    `tail` says what was wrong with the first frame there."""
+
+    start: int
+    end: int
+    tail: Tail
+    torn: bool
+
+
+def walk(f: BinaryIO) -> Iterator[Frame | Unreadable]:
+    """Every valid WAL frame of a file in order, and every unreadable byte range between them."""
+    start = 0
+    while True:
+        end = ScanEnd()
+        offset = start
+        for payload in scan(f, end, start):
+            count = array_length(payload)
+            if count is None:
+                end.offset, end.tail = offset, Tail.BAD_FRAME
+                break
+            yield Frame(offset, count, payload)
+            offset += HEADER.size + len(payload)
+        if end.tail is Tail.CLEAN:
             return
-        offset += HEADER.size + len(payload)
-        yield count, payload
+        size = f.seek(0, os.SEEK_END)
+        found = resync(f, end.offset)
+        yield Unreadable(end.offset, size if found is None else found, end.tail, found is None)
+        if found is None:
+            return
+        start = found
+
+
+def resync(f: BinaryIO, bad: int) -> int | None:
+    """The first offset after `bad` where a whole valid frame starts, or None. Where the bad
+    frame's own header says the next one starts is tried first: when only its payload was
+    damaged, that is the answer, found without a byte-by-byte search."""
+    f.seek(bad)
+    data = f.read()
+    if len(data) >= HEADER.size:
+        claimed = HEADER.size + HEADER.unpack_from(data)[0]
+        if _frame_at(data, claimed):
+            return bad + claimed
+    return next((bad + i for i in range(1, len(data)) if _frame_at(data, i)), None)
+
+
+def _frame_at(data: bytes, i: int) -> bool:
+    """Whether a whole valid frame of at least one event starts at data[i]."""
+    if i + HEADER.size > len(data):
+        return False
+    length, crc = HEADER.unpack_from(data, i)
+    start = i + HEADER.size
+    if not 0 < length <= len(data) - start:
+        return False
+    payload = data[start : start + length]
+    return crc32c.crc32c(payload) == crc and bool(array_length(payload))
+
+
+def declared_count(run: bytes) -> int | None:
+    """The event count a damaged run's own frame header declares, when the run is exactly one
+    frame whose length field survived (its count is then as good as the array header)."""
+    if len(run) < HEADER.size or HEADER.unpack_from(run)[0] != len(run) - HEADER.size:
+        return None
+    return array_length(run[HEADER.size :])

@@ -22,12 +22,20 @@ from mdc.store.checkpoints import (
     book_at,
     venue_book_sync,
 )
-from mdc.store.errors import StoreNotFound
+from mdc.store.damage import SegmentReport
+from mdc.store.errors import StoreNotFound, UnstorableEvent
 from mdc.store.fs import FileSystem, RealFS
 from mdc.store.jsonl import JsonlProjection
 from mdc.store.parquet import ParquetProjection
-from mdc.store.projection import ProjectionState, drop
-from mdc.store.query import QueryResult, open_views, run_query
+from mdc.store.projection import Aside, ProjectionState, drop
+from mdc.store.query import (
+    EXPORTING,
+    READ_ONLY,
+    QueryResult,
+    one_statement,
+    open_views,
+    run_query,
+)
 from mdc.store.streams import Stream
 from mdc.store.wal import WAL, RecoveryReport, Ticket
 
@@ -53,25 +61,21 @@ class AppendResult:
 
 
 class Store:
+    wal: WAL
+    recovery: RecoveryReport
+
     def __init__(
-        self,
-        data_dir: str,
-        fs: FileSystem,
-        wal: WAL,
-        recovery: RecoveryReport,
-        *,
-        policy: CommitPolicy,
-        book_sync: BookSyncFactory,
+        self, data_dir: str, fs: FileSystem, *, policy: CommitPolicy, book_sync: BookSyncFactory
     ) -> None:
         self.data_dir = data_dir
         self.fs = fs
-        self.wal = wal
-        self.recovery = recovery
         self.policy = policy
         self.parquet = ParquetProjection(data_dir)
         self.bars = BarsProjection(data_dir, self.parquet)
         self.jsonl = JsonlProjection(data_dir)
         self.checkpoints = CheckpointProjection(data_dir, book_sync)
+        self.aside = Aside(data_dir)
+        self.rewound: list[tuple[Stream, int]] = []  # (stream, seq) the projections forgot from
         self._oldest_pending_ns: int | None = None
 
     @classmethod
@@ -86,25 +90,35 @@ class Store:
         dedup_window: int = 100_000,
         book_sync: BookSyncFactory = venue_book_sync,
     ) -> Store:
-        """Open (and recover) a store; read-only opens need an existing one and take no lock."""
+        """Open (and recover) a store; read-only opens need an existing one and take no lock.
+        A writable open also makes the projections agree with the log again (see `forget`)."""
         fs = fs or RealFS()
         if readonly and not os.path.isdir(os.path.join(data_dir, "wal")):
             raise StoreNotFound(f"no event store in {data_dir!r} (missing or empty data dir)")
-        wal, report = WAL.open(
+        store = cls(data_dir, fs, policy=policy or CommitPolicy(), book_sync=book_sync)
+        store.wal, store.recovery = WAL.open(
             os.path.join(data_dir, "wal"),
             fs,
             segment_bytes=segment_bytes,
             dedup_window=dedup_window,
             readonly=readonly,
+            quarantine=os.path.join(data_dir, "quarantine"),
+            forget=store.forget,
         )
-        return cls(data_dir, fs, wal, report, policy=policy or CommitPolicy(), book_sync=book_sync)
+        if not readonly:
+            for stream in dict.fromkeys(stream for _, stream, _, _ in store.projections_ahead()):
+                store.forget(stream, store.wal.positions().get(stream, 0))
+        return store
 
     # -- write side -------------------------------------------------------------------------
 
     def append(self, events: Iterable[Event]) -> AppendResult:
-        """Append and commit: durable on return. On StorageError nothing of it is acknowledged."""
+        """Append and commit: durable on return. On StorageError nothing of it is acknowledged,
+        except on UnstorableEvent: everything but the events it names was stored."""
         ticket = self.wal.append(events)
         self.commit()
+        if ticket.refused:
+            raise UnstorableEvent(ticket.refused, ticket.stored, ticket.duplicates)
         return AppendResult(ticket.stored, ticket.duplicates)
 
     def submit(self, events: Iterable[Event], now_ns: int) -> Ticket:
@@ -202,9 +216,7 @@ class Store:
 
     def _consumed(self) -> dict[Stream, int]:
         """Per stream, the position below which every projection that reads it has its data."""
-        parquet = self.parquet.state().positions
-        jsonl = ProjectionState.load(self.jsonl.root).positions
-        ckpts = ProjectionState.load(self.checkpoints.root).positions
+        parquet, jsonl, ckpts = (state.positions for state in self._states().values())
         out = {}
         for stream in self.wal.streams():
             marks = [jsonl.get(stream, 0)]
@@ -215,18 +227,64 @@ class Store:
             out[stream] = min(marks)
         return out
 
+    def _states(self) -> dict[str, ProjectionState]:
+        """The saved positions of the projections that read the WAL (bars read Parquet)."""
+        roots = [self.parquet.root, self.jsonl.root, self.checkpoints.root]
+        return {os.path.basename(root): ProjectionState.load(root) for root in roots}
+
+    # -- damage -----------------------------------------------------------------------------
+
+    def forget(self, stream: Stream, seq: int) -> None:
+        """Every projection takes back what it holds of `stream` from `seq` on, because the log
+        lost those records or is about to renumber them; the next refresh projects them again.
+        What they take back goes aside (DATA_DIR/quarantine/projections), never away."""
+        self.parquet.rewind(stream, seq, self.aside)
+        self.bars.rewind(stream)
+        self.jsonl.rewind(stream, seq, self.aside)
+        self.checkpoints.rewind(stream, seq, self.aside)
+        self.rewound.append((stream, seq))
+
+    def projections_ahead(self) -> list[tuple[str, Stream, int, int]]:
+        """(projection, stream, its position, the log's end) wherever a projection claims records
+        the log does not hold (lost from the end of a stream, or a whole stream gone)."""
+        ends = self.wal.positions()
+        return [
+            (name, stream, position, ends.get(stream, 0))
+            for name, state in self._states().items()
+            for stream, position in sorted(state.positions.items())
+            if position > ends.get(stream, 0)
+        ]
+
+    def inspect(self) -> list[SegmentReport]:
+        """Every segment of every stream, read whole (see `WAL.inspect`)."""
+        return [report for stream in self.wal.streams() for report in self.wal.inspect(stream)]
+
+    def repair(self) -> list[SegmentReport]:
+        """Move the damage of every sealed segment aside (recovery did the newest ones), mark
+        the seqs lost as known holes, and bring the projections up to date again."""
+        repaired = [report for stream in self.wal.streams() for report in self.wal.repair(stream)]
+        self.refresh()
+        return repaired
+
+    def problems(self) -> list[str]:
+        """What recovery and the reads so far found wrong in the log, and what was done."""
+        return self.wal.problems()
+
     def drop_projections(self) -> None:
         """Remove every projection; `refresh()` then rebuilds them from the WAL."""
         for root in (self.parquet.root, self.jsonl.root, self.checkpoints.root):
             drop(root)
 
-    def query(self, sql: str) -> QueryResult:
-        """Run SQL over the views (projections UNION the unprojected WAL tail)."""
-        return run_query(self.connect(), sql)
+    def query(self, sql: str, export_dir: str | None = None) -> QueryResult:
+        """Run one read-only SQL statement over the views (projections UNION the unprojected WAL
+        tail); with `export_dir` (outside the data directory) a `COPY ... TO` into it as well."""
+        statement = one_statement(sql, READ_ONLY if export_dir is None else EXPORTING)
+        return run_query(self.connect(export_dir), statement)
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection with the views, for several queries over one snapshot."""
-        return open_views(self.wal, self.data_dir)
+    def connect(self, export_dir: str | None = None) -> duckdb.DuckDBPyConnection:
+        """A locked-down DuckDB connection with the views, for several queries over one
+        snapshot; files outside the projection (or `export_dir`) are out of its reach."""
+        return open_views(self.wal, self.data_dir, export_dir)
 
     def book_at(
         self,

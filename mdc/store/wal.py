@@ -17,10 +17,19 @@ some streams' part of the group on disk without an ack; appending the batch agai
 twice because of dedup.) A failed fsync is never retried on the same bytes: they are truncated away
 and rewritten, which is safe even where Linux drops the dirty pages after an fsync error.
 
-Recovery (`WAL.open`): the newest segment of every stream is scanned and CRC-checked, a torn or
-corrupt tail is truncated (always at a frame boundary: a torn batch is dropped whole) and reported
-in a `RecoveryReport` (`records_scanned` counts events). Older segments were fsynced before
-rotation; readers still verify their CRCs and raise `CorruptRecord` on a bad one.
+Append: each stream's share of a batch is deduplicated and encoded before anything changes, and
+identities enter the dedup window only when their record is durable (see `dedup.py`). An event no
+frame can hold (an id beyond 64 bits) is refused alone: the ticket names it (`Ticket.refused`) and
+the rest of the batch is stored.
+
+Recovery (`WAL.open`): the newest segment of every stream is scanned and CRC-checked. A torn tail
+is truncated (always at a frame boundary: a torn batch is dropped whole); damage followed by
+intact records is moved aside and the intact records are kept (see `damage.py`, which also says
+what happens to seqs); both are reported in a `RecoveryReport` (`records_scanned` counts events)
+and logged. Older segments were fsynced before rotation; readers verify their CRCs, read around
+damage the same way, and log what they met (`problems()`); `repair()` moves it aside for good.
+Before records are renumbered, `forget(stream, seq)` lets the followers (projections) take back
+what they hold from that seq on.
 
 Thread-safety: none. One thread (the writer actor) owns a writable WAL; readers in other
 processes open it read-only and see every record that was durable when they listed the segments.
@@ -28,8 +37,9 @@ processes open it read-only and see every record that was durable when they list
 
 from __future__ import annotations
 
+import bisect
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
@@ -38,12 +48,23 @@ import msgspec
 
 from mdc.events import AnyEvent, Event, Gap
 from mdc.store import records
-from mdc.store.dedup import DedupWindow, identity_keys
-from mdc.store.errors import CorruptRecord, StorageError, StoreLocked, storage_error
+from mdc.store.damage import (
+    SEGMENT_SUFFIX,
+    Damage,
+    SegmentReport,
+    Truncation,
+    inspect,
+    log_problems,
+    move_aside,
+    segment_path,
+    write_file,
+)
+from mdc.store.dedup import DedupWindow, Key, identity_keys
+from mdc.store.errors import Refusal, StorageError, StoreLocked, storage_error
 from mdc.store.fs import FileSystem
 from mdc.store.streams import Stream, stream_of
 
-SEGMENT_SUFFIX = ".seg"
+Forget = Callable[[Stream, int], None]
 _VENUE = attrgetter("venue")
 _SYMBOL = attrgetter("symbol")
 _EVENTS = msgspec.msgpack.Decoder(list[AnyEvent])
@@ -57,14 +78,7 @@ class Ticket:
     number: int
     stored: int
     duplicates: int
-
-
-@dataclass(frozen=True, slots=True)
-class Truncation:
-    segment: str
-    offset: int
-    dropped_bytes: int
-    tail: str
+    refused: tuple[Refusal, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +86,24 @@ class RecoveryReport:
     streams: int
     records_scanned: int
     truncations: tuple[Truncation, ...]
+    damage: tuple[Damage, ...] = ()
+
+    def lines(self) -> list[str]:
+        return [str(p) for p in (*self.truncations, *self.damage)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Share:
+    """One stream's share of an appended batch, deduplicated and encoded, not yet applied."""
+
+    log: _Log
+    frames: list[bytearray]
+    keys: list[Key]
+    refused: list[Refusal]
+
+
+def _keep(_stream: Stream, _seq: int) -> None:
+    """The default `forget`: nothing follows the log."""
 
 
 @dataclass(slots=True)
@@ -92,18 +124,29 @@ class _Log:
     pending_events: int = 0
 
     def segment_path(self, first: int) -> str:
-        return os.path.join(self.path, f"{first:020d}{SEGMENT_SUFFIX}")
+        return segment_path(self.path, first)
 
 
 class WAL:
     def __init__(
-        self, root: str, fs: FileSystem, *, segment_bytes: int, dedup_window: int, readonly: bool
+        self,
+        root: str,
+        fs: FileSystem,
+        *,
+        segment_bytes: int,
+        dedup_window: int,
+        readonly: bool,
+        quarantine: str,
+        forget: Forget,
     ) -> None:
         self.root = root
         self.fs = fs
         self.segment_bytes = segment_bytes
         self.dedup_window = dedup_window
         self.readonly = readonly
+        self.quarantine = quarantine
+        self._forget = forget
+        self._seen: dict[str, SegmentReport] = {}  # segments read whole, by path
         self.acked = 0
         self.pending_bytes = 0
         self._logs: dict[Stream, _Log] = {}
@@ -121,9 +164,18 @@ class WAL:
         segment_bytes: int = 64 * 1024 * 1024,
         dedup_window: int = 100_000,
         readonly: bool = False,
+        quarantine: str | None = None,
+        forget: Forget = _keep,
     ) -> tuple[WAL, RecoveryReport]:
+        """Open and recover; damaged bytes go under `quarantine` (default: beside `root`)."""
         wal = cls(
-            root, fs, segment_bytes=segment_bytes, dedup_window=dedup_window, readonly=readonly
+            root,
+            fs,
+            segment_bytes=segment_bytes,
+            dedup_window=dedup_window,
+            readonly=readonly,
+            quarantine=quarantine or os.path.join(os.path.dirname(root), "quarantine"),
+            forget=forget,
         )
         if not readonly:
             fs.makedirs(root)
@@ -131,15 +183,20 @@ class WAL:
                 wal._lock_fd = fs.lock(os.path.join(root, "LOCK"))
             except BlockingIOError as exc:
                 raise StoreLocked(f"{root} is open for writing by another process") from exc
-        scanned, cuts = 0, []
-        for name in fs.listdir(root):
-            if "+" not in name:
-                continue
-            log = wal._load(Stream.from_dirname(name))
-            count, cut = wal._recover(log)
-            scanned += count
-            cuts += cut
-        return wal, RecoveryReport(len(wal._logs), scanned, tuple(cuts))
+        newest = [
+            wal._recover(wal._load(Stream.from_dirname(name)))
+            for name in fs.listdir(root)
+            if "+" in name
+        ]
+        scanned = [r for r in newest if r is not None]
+        report = RecoveryReport(
+            len(wal._logs),
+            sum(r.events for r in scanned),
+            tuple(r.tail for r in scanned if r.tail is not None),
+            tuple(d for r in scanned for d in r.damage),
+        )
+        log_problems(report.lines())
+        return wal, report
 
     def _load(self, stream: Stream) -> _Log:
         path = os.path.join(self.root, stream.dirname)
@@ -152,55 +209,90 @@ class WAL:
         self._logs[stream] = log
         return log
 
-    def _recover(self, log: _Log) -> tuple[int, list[Truncation]]:
-        """Scan the newest segment, cut a bad tail (writable only), rebuild the dedup window."""
+    def _recover(self, log: _Log) -> SegmentReport | None:
+        """Scan the newest segment; cut a torn tail and move damage aside (writable only)."""
         if not log.segments:
-            return 0, []
-        path = log.segment_path(log.segments[-1])
-        end = records.ScanEnd()
-        with self.fs.open_read(path) as f:
-            count = sum(n for n, _ in records.scan_frames(f, end))
-            file_size = f.seek(0, os.SEEK_END)
-        log.end, log.size = log.segments[-1] + count, end.offset
-        cuts = []
-        if file_size != end.offset:
-            cuts.append(Truncation(path, end.offset, file_size - end.offset, end.tail.value))
-            if not self.readonly:
-                fd = self.fs.open_append(path)
-                self.fs.truncate(fd, end.offset)
-                self.fs.fsync(fd)
-                self.fs.close(fd)
+            return None
+        report = self._inspect(log, len(log.segments) - 1)
         if not self.readonly:
-            log.dedup = DedupWindow(self.dedup_window, log.end)
-            tail = list(self.read_events(log.stream, log.dedup.start))
-            if tail:
-                log.dedup.load(tail[0][0], identity_keys([event for _, event in tail]))
-        return count, cuts
+            report = self._mend(log, report)
+        log.end = report.first + report.events
+        log.size = sum(end - start for start, end in report.frames)
+        if not self.readonly:
+            self._rebuild_dedup(log)
+        return report
+
+    def _mend(self, log: _Log, report: SegmentReport) -> SegmentReport:
+        """Make the segment hold only its readable frames: damage is moved aside, a torn tail is
+        cut off. First the followers forget what they hold from the first seq lost on (records
+        after damage move down; a missing segment's records are gone)."""
+        lost = [d.seq for d in report.damage] + [m.start for m in (report.missing,) if m]
+        if lost:
+            self._forget(log.stream, min(lost))
+        if report.damage:
+            report = move_aside(self.fs, report, self.quarantine)
+        elif report.tail is not None:
+            fd = self.fs.open_append(report.path)
+            self.fs.truncate(fd, report.tail.offset)
+            self.fs.fsync(fd)
+            self.fs.close(fd)
+        self._seen[report.path] = report
+        return report
+
+    def _rebuild_dedup(self, log: _Log) -> None:
+        log.dedup = DedupWindow(self.dedup_window, log.end)
+        tail = list(self.read_events(log.stream, log.dedup.start))
+        if tail:
+            seqs, events = zip(*tail, strict=True)
+            log.dedup.load(seqs, identity_keys(events))
 
     # -- write side -------------------------------------------------------------------------
 
     def append(self, events: Iterable[Event]) -> Ticket:
-        """Buffer a batch (nothing is durable until `commit`); duplicates are counted, not kept.
-        Each stream's share of the batch becomes one frame: one encode call and one CRC."""
+        """Buffer a batch (nothing is durable until `commit`); duplicates are counted, not kept,
+        and events no frame can hold are refused (`Ticket.refused`). Each stream's share of the
+        batch becomes one frame: one encode call and one CRC."""
         if self.readonly:
             raise StorageError("the store is open read-only")
         batch = events if isinstance(events, list) else list(events)
-        stored = 0
-        for log, group, kind in self._groups(batch):
-            fresh = log.dedup.admit(identity_keys(group, kind))
-            new = group if fresh is None else [group[i] for i in fresh]
-            if new:
-                frames = records.encode_frames(new)
-                size = sum(map(len, frames))
-                log.pending += frames
-                log.pending_bytes += size
-                log.pending_events += len(new)
-                self.pending_bytes += size
-                stored += len(new)
-        ticket = Ticket(self._next_ticket, stored, len(batch) - stored)
+        shares = [self._encode(log, group, kind) for log, group, kind in self._groups(batch)]
+        stored, refused = 0, []
+        for share in shares:
+            self._hold(share)
+            stored += len(share.keys)
+            refused += share.refused
+        ticket = Ticket(
+            self._next_ticket, stored, len(batch) - stored - len(refused), tuple(refused)
+        )
         self._next_ticket += 1
         self._tickets.append(ticket)
         return ticket
+
+    @staticmethod
+    def _encode(log: _Log, group: list[Event], kind: type | None) -> _Share:
+        """The group's fresh events, encoded; an event no frame can hold is refused alone."""
+        keys = identity_keys(group, kind)
+        fresh = log.dedup.fresh(keys)
+        if fresh is not None:
+            group, keys = [group[i] for i in fresh], [keys[i] for i in fresh]
+        try:
+            return _Share(log, records.encode_frames(group) if group else [], keys, [])
+        except records.UNENCODABLE:
+            bad = records.unencodable(group)
+        good = [i for i in range(len(group)) if i not in bad]
+        frames = records.encode_frames([group[i] for i in good]) if good else []
+        refused = [Refusal(group[i], why) for i, why in bad.items()]
+        return _Share(log, frames, [keys[i] for i in good], refused)
+
+    def _hold(self, share: _Share) -> None:
+        if not share.frames:
+            return
+        log, size = share.log, sum(map(len, share.frames))
+        log.pending += share.frames
+        log.pending_bytes += size
+        log.pending_events += len(share.keys)
+        log.dedup.hold(share.keys)
+        self.pending_bytes += size
 
     def _groups(self, batch: list[Event]) -> list[tuple[_Log, list[Event], type | None]]:
         """The batch split by stream, in order, with the events' type where a group has one.
@@ -346,27 +438,75 @@ class WAL:
             nxt = firsts[i + 1] if i + 1 < len(firsts) else stop
             if nxt <= start or first >= stop:
                 continue
-            yield from self._read_segment(log, first, max(start, first), min(stop, nxt), decoder)
+            yield from self._read_segment(log, i, max(start, first), min(stop, nxt), decoder)
 
     def _read_segment(
-        self, log: _Log, first: int, start: int, stop: int, decoder: msgspec.msgpack.Decoder
+        self, log: _Log, index: int, start: int, stop: int, decoder: msgspec.msgpack.Decoder
     ) -> Iterator[tuple[int, Any]]:
-        """Frames before `start` are CRC-checked and counted but not decoded."""
-        end = records.ScanEnd()
-        seq = first
-        with self.fs.open_read(log.segment_path(first)) as f:
-            for count, payload in records.scan_frames(f, end):
-                if seq + count > start:
-                    items = decoder.decode(payload)
-                    for i in range(max(start - seq, 0), min(stop - seq, count)):
+        """Frames before `start` are CRC-checked and counted but not decoded. Unreadable bytes
+        are skipped (as a repair would remove them) and noted once, like a segment that ends
+        before `stop` (a hole, or a missing segment after it)."""
+        seq = log.segments[index]
+        with self.fs.open_read(log.segment_path(seq)) as f:
+            for item in records.walk(f):
+                if isinstance(item, records.Unreadable):
+                    self._note(log, index)
+                    continue
+                if seq + item.count > start:
+                    items = decoder.decode(item.payload)
+                    for i in range(max(start - seq, 0), min(stop - seq, item.count)):
                         yield seq + i, items[i]
-                seq += count
+                seq += item.count
                 if seq >= stop:
                     return
-        raise CorruptRecord(
-            f"{log.segment_path(first)}: record {seq} unreadable ({end.tail.value} at "
-            f"offset {end.offset})"
-        )
+        self._note(log, index)
+
+    def _note(self, log: _Log, index: int) -> None:
+        if log.segment_path(log.segments[index]) not in self._seen:
+            log_problems(self._inspect(log, index).problems())
+
+    def _inspect(self, log: _Log, index: int) -> SegmentReport:
+        first = log.segments[index]
+        stop = log.segments[index + 1] if index + 1 < len(log.segments) else None
+        report = inspect(self.fs, log.stream, log.segment_path(first), first, stop)
+        self._seen[report.path] = report
+        return report
+
+    def problems(self) -> list[str]:
+        """What recovery and the reads so far found wrong (and what was done about it)."""
+        return [line for report in self._seen.values() for line in report.problems()]
+
+    # -- damage ----------------------------------------------------------------------------
+
+    def inspect(self, stream: Stream) -> list[SegmentReport]:
+        """Every segment of the stream, read whole: records, bytes, damage, missing segments."""
+        log = self._logs[stream]
+        return [self._inspect(log, i) for i in range(len(log.segments))]
+
+    def repair(self, stream: Stream) -> list[SegmentReport]:
+        """Move the damage of the stream's sealed segments aside and mark the seqs they lack as
+        known holes (recovery already mended the newest); returns what was repaired."""
+        if self.readonly:
+            raise StorageError("the store is open read-only")
+        log = self._logs[stream]
+        repaired = []
+        for report in self.inspect(stream)[:-1]:
+            if report.damaged:
+                repaired.append(self._mend(log, report))
+                self._mark_hole(log, repaired[-1])
+        if repaired:
+            self._rebuild_dedup(log)
+        return repaired
+
+    def _mark_hole(self, log: _Log, report: SegmentReport) -> None:
+        """An empty segment file where the seqs a sealed segment lacks begin: a known hole. (A
+        segment left without records is that hole itself.)"""
+        if not report.lacking or not report.events:
+            return
+        first = report.first + report.events
+        write_file(self.fs, log.segment_path(first), [])
+        self.fs.fsync_dir(log.path)
+        bisect.insort(log.segments, first)
 
     # -- retention and shutdown -------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from mdc.venues.base import (
     Authenticated,
     Connected,
     Control,
+    Dropped,
     HttpGet,
     SessionConfig,
     Subscribed,
@@ -224,8 +225,8 @@ class Alpaca(Venue):
             _Error: _venue_error,
             _TradingStatus: _ignored,
             _Luld: _ignored,
-            _Correction: _ignored,
-            _CancelError: _ignored,
+            _Correction: _trade_change,
+            _CancelError: _trade_change,
         }
         self._seconds: dict[str, int] = {}
 
@@ -275,14 +276,11 @@ class Alpaca(Venue):
         return items
 
     def _trade(self, m: _Trade, ts_recv: int) -> Trade:
-        if not (m.p.is_finite() and m.s.is_finite()):
-            _check_finite(m.p, m.s)
         # Alpaca does not report the aggressor (SIP trades carry no side), so the side is unknown.
         return Trade(NAME, m.S, self.ns(m.t), ts_recv, m.p, m.s, "unknown", m.i, exchange=m.x,
                      conditions=m.c, tape=m.z)  # fmt: skip
 
     def _quote(self, m: _Quote, ts_recv: int) -> Quote:
-        _check_finite(m.bp, m.bs, m.ap, m.as_)
         bid, bid_size = _side(m.bp, m.bs)
         ask, ask_size = _side(m.ap, m.as_)
         return Quote(NAME, m.S, self.ns(m.t), ts_recv, bid, bid_size, ask, ask_size,
@@ -290,7 +288,6 @@ class Alpaca(Venue):
                      tape=m.z)  # fmt: skip
 
     def _bar(self, m: _Bar, ts_recv: int) -> Bar:
-        _check_finite(m.o, m.h, m.l, m.c, m.v)
         interval = BAR_SECONDS[m.__struct_config__.tag]
         return Bar(NAME, m.S, self.ns(m.t), ts_recv, m.o, m.h, m.l, m.c, m.v, interval,
                    trade_count=m.n, vwap=m.vw)  # fmt: skip
@@ -375,7 +372,6 @@ class Alpaca(Venue):
         return TradeBatch(trades, _next_page(request, page.next_page_token))
 
     def _rest_trade(self, symbol: str, r: _RestTrade, ts_recv: int) -> Trade:
-        _check_finite(r.p, r.s)
         return Trade(NAME, symbol, self.ns(r.t), ts_recv, r.p, r.s, "unknown", r.i, exchange=r.x,
                      conditions=r.c, tape=r.z)  # fmt: skip
 
@@ -392,13 +388,6 @@ def _credentials(config: SessionConfig) -> tuple[str, str]:
     if not config.key or not config.secret:
         raise ConfigError(f"{NAME}: API credentials missing: set {KEY_ENV} and {SECRET_ENV}")
     return config.key, config.secret
-
-
-def _check_finite(*values: Decimal) -> None:
-    """msgspec also accepts JSON strings as Decimal, so "NaN" or "Infinity" could slip through."""
-    for value in values:
-        if not value.is_finite():
-            raise ValueError(f"not a finite number: {value}")
 
 
 def _side(price: Decimal, size: Decimal) -> tuple[Decimal | None, Decimal | None]:
@@ -426,7 +415,15 @@ def _venue_error(m: _Error, ts_recv: int) -> VenueError:
 
 
 def _ignored(m: _Msg, ts_recv: int) -> None:
-    """Documented types the event contract cannot carry yet: validated, then dropped."""
+    """Documented types that are no market data we keep (halts, LULD bands): validated only."""
+
+
+def _trade_change(m: _Correction | _CancelError, ts_recv: int) -> Dropped:
+    """A correction or cancel of a stored trade, which no event type carries yet: validated,
+    then reported dropped, since the stored trade stays as it was."""
+    trade = m.oi if isinstance(m, _Correction) else m.i
+    kind = "correction" if isinstance(m, _Correction) else "cancel or error"
+    return Dropped(f"{m.S} trade {trade} ({m.x}): {kind} not applied (no event type for it yet)")
 
 
 def _encode(message: dict[str, object]) -> str:

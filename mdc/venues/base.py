@@ -9,7 +9,7 @@ and an outbox of things for the I/O shell to do (send a frame, make an HTTP requ
 from __future__ import annotations
 
 import enum
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +25,7 @@ from mdc.errors import (
 )
 from mdc.events import BookDelta, BookSnapshot, Event, Gap, Status, Trade
 from mdc.sync import BookRules, BookSync, FetchTrades, NeedSnapshot, ResumePoint, TradeSync
+from mdc.venues import storable
 
 # Control items: what a venue says about the connection rather than the market.
 
@@ -64,7 +65,17 @@ class ConnectionSequence(msgspec.Struct, frozen=True, gc=False):
     value: int
 
 
-Control = Connected | Authenticated | Subscribed | Heartbeat | VenueError | ConnectionSequence
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """Part of a message that was read but is not passed on (a late book update, a repeated
+    trade), and why; never silent: the shells report it (a stderr line offline, a count live)."""
+
+    reason: str
+
+
+Control = (
+    Connected | Authenticated | Subscribed | Heartbeat | VenueError | ConnectionSequence | Dropped
+)
 
 # Outgoing work for the I/O shell.
 
@@ -117,6 +128,10 @@ class TradeBatch:
     next_request: HttpGet | None = None
 
 
+TOO_DEEP = "nested too deep to decode"
+"""The reason for a message deeper than the JSON decoder goes (e.g. 100,000 `[`)."""
+
+
 class Venue:
     """Base of every venue module's `VENUE` object; the defaults suit venues without the feature."""
 
@@ -130,13 +145,49 @@ class Venue:
     book_update_ids: bool = False
     """Every book event carries the venue's update id (Binance U/u), so a book state can be
     named by it; otherwise only by venue time."""
+    kept: tuple[str, ...] = ()
+    """Attributes holding per-connection state (each replaced on change, never changed in place)
+    that `read` puts back when it refuses a message: a refused message leaves no trace."""
 
     def decode(self, data: bytes, ts_recv: int) -> list[Event | Control]:
         raise NotImplementedError
 
+    def read(self, data: bytes, ts_recv: int) -> list[Event | Control]:
+        """`decode` as every caller must use it (Session, `parse`, `mdc ingest`): a message nested
+        deeper than the JSON decoder goes (RecursionError, for any venue), or with an event the
+        store cannot hold (`storable.problem`), is malformed, and nothing downstream sees it."""
+        kept = [getattr(self, name) for name in self.kept]
+        try:
+            return self._checked(data, self.decode, data, ts_recv)
+        except MalformedMessage:
+            for name, value in zip(self.kept, kept, strict=True):
+                setattr(self, name, value)
+            raise
+
+    def read_response(self, request: HttpGet, body: bytes, ts_recv: int) -> list[Event | HttpGet]:
+        """A REST answer's events, then the request for its next page if any; checked as `read`
+        checks a message."""
+        return self._checked(body, self._response, request, body, ts_recv)
+
+    def _response(self, request: HttpGet, body: bytes, ts_recv: int) -> list[Event | HttpGet]:
+        if request.purpose == "snapshot":
+            return [self.decode_snapshot(request, body, ts_recv)]
+        batch = self.decode_trades(request, body, ts_recv)
+        return [*batch.trades, *filter(None, [batch.next_request])]
+
+    def _checked(self, data: bytes, decode: Callable[..., list], *args: object) -> list:
+        try:
+            items = decode(*args)
+        except RecursionError as exc:
+            raise self.malformed(TOO_DEEP, data) from exc
+        problem = storable.problem(items)
+        if problem is not None:
+            raise self.malformed(problem, data)
+        return items
+
     def parse(self, data: bytes, ts_recv: int) -> list[Event]:
         """Market events of one raw message; raises MalformedMessage."""
-        return [item for item in self.decode(data, ts_recv) if isinstance(item, Event)]
+        return [item for item in self.read(data, ts_recv) if isinstance(item, Event)]
 
     def book_rules(self, config: SessionConfig) -> BookRules:
         raise NotImplementedError
@@ -179,6 +230,8 @@ PERMANENT_HTTP: dict[int, str] = {
 """REST answers that repeating the request cannot change, each with what to fix."""
 RECENT_TRADES = 100_000
 """Trades remembered per session to drop re-deliveries on venues without consecutive ids."""
+RECENT_DROPS = 1_000
+"""Drop reasons kept for the shell to read (the count goes on past it)."""
 SUBSCRIBE_MARGIN_NS = 1_000_000_000
 """Backfill for a symbol with no trade yet starts this long before we subscribed (clock skew)."""
 
@@ -221,7 +274,7 @@ class Session:
         if not config.symbols:
             raise ConfigError(f"{venue.name}: no symbols configured")
         self.venue = venue
-        self._decode = venue.decode
+        self._decode = venue.read
         self.config = config
         self.phase = Phase.DISCONNECTED
         self.track_books = track_books
@@ -237,6 +290,10 @@ class Session:
         self._next_reconcile_ns = 0
         self._reconcile_from: dict[str, int] = {}
         self._recent_trades: OrderedDict[tuple, None] = OrderedDict()
+        self.dropped = 0
+        """Parts of messages read but not passed on (see Dropped), counted for the shell."""
+        self.drops: deque[str] = deque(maxlen=RECENT_DROPS)
+        """Why, for the latest of them; `take_drops` drains it (`mdc normalize`, per line)."""
         # Hot path: one dict lookup by item type instead of an isinstance chain per item.
         self._routes: dict[type, Callable[[Any, int], list[Event]]] = {
             Trade: self._on_trade,
@@ -291,14 +348,18 @@ class Session:
             if fix is None:
                 raise VenueRejected(self.venue.name, status, message, permanent=False)
             raise VenueRejected(self.venue.name, status, f"{message}; {fix}", permanent=True)
-        if request.purpose == "snapshot":
-            return self._on_event(self.venue.decode_snapshot(request, body, now_ns), now_ns)
-        batch = self.venue.decode_trades(request, body, now_ns)
         out: list[Event] = []
-        for trade in batch.trades:
-            out.extend(self._on_trade(trade, now_ns))
-        if batch.next_request is not None:
-            self._outbox.items.append(batch.next_request)
+        for item in self.venue.read_response(request, body, now_ns):
+            if isinstance(item, HttpGet):
+                self._outbox.items.append(item)
+            else:
+                out.extend(self._on_event(item, now_ns))
+        return out
+
+    def take_drops(self) -> list[str]:
+        """Why parts of messages were not passed on, since the last call (drained)."""
+        out = list(self.drops)
+        self.drops.clear()
         return out
 
     def disconnected(self, now_ns: int, reason: str) -> list[Event]:
@@ -333,14 +394,19 @@ class Session:
         return [delta, *gaps] if gaps else [delta]
 
     def _on_trade(self, trade: Trade, now_ns: int) -> list[Event]:
+        if trade.aggregate:  # ids of their own (Binance aggTrade), not the symbol's trade ids:
+            return [trade]  # passed on; the store's identity dedup drops repeats
         if self._consecutive_ids:
             sync = self.trades.get(trade.symbol) or self.trade_sync(trade.symbol)
-            return sync.on_trade(trade)
+            return sync.on_trade(trade) or self._drop(
+                f"{trade.symbol} trade {trade.trade_id}: a repeat (at or below the last id "
+                f"{sync.last_id} and in no open gap)"
+            )
         # No ids to follow: drop what we already have (a backfill or reconciliation overlaps the
         # live stream), bounded to the most recent trades.
         key = (trade.symbol, trade.exchange, trade.trade_id, trade.ts_event)
         if key in self._recent_trades:
-            return []
+            return self._drop(f"{trade.symbol} trade {trade.trade_id}: a repeat of a recent one")
         self._recent_trades[key] = None
         if len(self._recent_trades) > RECENT_TRADES:
             self._recent_trades.popitem(last=False)
@@ -423,6 +489,13 @@ class Session:
                 return self._on_venue_error(item, now_ns)
             case Heartbeat():
                 self._on_heartbeat(item)
+            case Dropped():
+                return self._drop(item.reason)
+        return []
+
+    def _drop(self, reason: str) -> list[Event]:
+        self.dropped += 1
+        self.drops.append(reason)
         return []
 
     def _on_heartbeat(self, beat: Heartbeat) -> None:

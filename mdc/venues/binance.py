@@ -26,6 +26,7 @@ from mdc.venues.base import (
     VenueError,
 )
 from mdc.venues.decimals import DecimalTexts, Price, PriceLevel, TextDecoder
+from mdc.venues.storable import ratio
 
 MS = 1_000_000
 NAME = "binance"
@@ -299,7 +300,7 @@ class Binance(Venue):
             return []
         if k.i not in KLINE_SECONDS:
             raise KeyError(f"unsupported kline interval {k.i!r}")
-        vwap = k.q / k.v if k.q is not None and k.v else None
+        vwap = ratio(k.q, k.v) if k.q is not None and k.v else None
         return [Bar(NAME, self._symbols.get(m.s) or self.symbol(m.s), k.t * MS, ts_recv, k.o,
                     k.h, k.l, k.c, k.v, KLINE_SECONDS[k.i], k.n, vwap)]  # fmt: skip
 

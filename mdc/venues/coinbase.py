@@ -3,12 +3,18 @@
 Wire facts (specs/exchanges.md section 2). Both message families decode here, routed by a peek at
 the first key: Exchange messages start `{"type":"<kind>"`, Advanced Trade (AT) ones
 `{"channel":"<name>"`; anything else takes a slower general path. Prices and sizes are JSON strings,
-times RFC 3339. Exchange messages carry a per-product `sequence` (shared by a match and its ticker,
-so each channel keeps its own high-water mark) and consecutive per-product trade ids; AT messages
-carry a per-connection `sequence_num`, the only loss signal for its books.
+times RFC 3339. Exchange messages carry a per-product `sequence` that counts every message of the
+product's full feed (so a channel sees jumps that are no loss; it names a ticker's update) and
+consecutive per-product trade ids; AT messages carry a per-connection `sequence_num`, the only loss
+signal for its books.
 
-This object keeps small per-connection state (sequence high-water marks, products waiting for a
-fresh snapshot), reset by `on_open_messages`: use one instance per connection.
+A sequence anomaly never drops a trade: trades carry their own ids, which the Session (and the
+store's dedup) follow. Only book data of a late or repeated AT message is left out, reported as
+`Dropped`: it is older than the book it would be applied to.
+
+This object keeps small per-connection state (the AT sequence, products waiting for a fresh
+snapshot), reset by `on_open_messages`: use one instance per connection. It is `kept`: a refused
+message leaves no trace in it.
 """
 
 from __future__ import annotations
@@ -21,9 +27,11 @@ import msgspec
 from mdc.events import BookDelta, BookSnapshot, Event, Level, Quote, Side, Trade
 from mdc.sync import FetchTrades, NeedSnapshot, TrustingRules
 from mdc.timefmt import BadTimestamp, parse_rfc3339_ns
+from mdc.venues import storable
 from mdc.venues.base import (
     ConnectionSequence,
     Control,
+    Dropped,
     Heartbeat,
     HttpGet,
     Outgoing,
@@ -59,7 +67,6 @@ HISTORY_LIMIT = 100
 EXCHANGE_FEED = "exchange"
 """`SessionConfig.feed` value selecting the Exchange ws-feed; anything else means Advanced Trade."""
 EXCHANGE_CHANNELS = ("level2", "matches", "ticker", "heartbeat")
-MAX_TRACKED = 10_000
 Items = list[Event | Control]
 
 _OPPOSITE: dict[str, Side] = {"buy": "sell", "sell": "buy"}
@@ -149,6 +156,7 @@ class Coinbase(Venue):
     default_rest_url = "https://api.exchange.coinbase.com"
     default_channels = ("level2", "market_trades", "heartbeats")
     consecutive_trade_ids = True
+    kept = ("_connection_seq", "_stale", "_fresh")
 
     def __init__(self) -> None:
         def route(struct: type, build: Callable) -> tuple[TextDecoder, Callable]:
@@ -165,7 +173,7 @@ class Coinbase(Venue):
             b"error": route(Error, self._error),
         }
         self._channels: dict[bytes, tuple[msgspec.json.Decoder, Callable]] = {
-            b"l2_data": route(AtBook, self._at(self._at_book)),
+            b"l2_data": route(AtBook, self._at(self._at_book, book=True)),
             b"market_trades": route(AtTrades, self._at(self._at_trades)),
             b"ticker": route(AtTickers, self._at(self._at_tickers)),
             b"ticker_batch": route(AtTickers, self._at(self._at_tickers)),
@@ -183,10 +191,9 @@ class Coinbase(Venue):
         self._reset()
 
     def _reset(self) -> None:
-        self._product_seq: dict[tuple[str, str], int] = {}
         self._connection_seq: int | None = None
-        self._stale: set[str] = set()
-        self._fresh: set[str] | None = None
+        self._stale: frozenset[str] = frozenset()
+        self._fresh: frozenset[str] | None = None
 
     # -- websocket ---------------------------------------------------------------------------
 
@@ -223,21 +230,9 @@ class Coinbase(Venue):
             return self._channels.get(env.channel.encode(), self._other_channel)
         raise _Malformed("neither `type` nor `channel`")
 
-    def _new_sequence(self, kind: str, product: str, sequence: int) -> bool:
-        """Exchange `sequence` per product and channel: at or below the last one seen is a
-        duplicate or late copy."""
-        key = (kind, product)
-        last = self._product_seq.get(key)
-        if last is not None and sequence <= last:
-            return False
-        if last is not None or len(self._product_seq) < MAX_TRACKED:
-            self._product_seq[key] = sequence
-        return True
-
     def _match(self, m: Match, ts_recv: int) -> Items:
+        """Whatever its `sequence` (a late or repeated one too): the trade id tells repeats."""
         price = self._dec[m.price]
-        if not self._new_sequence("matches", m.product_id, m.sequence):
-            return []
         # `side` is the maker order's side; the aggressor took the other side.
         side = _OPPOSITE[m.side]
         return [
@@ -245,9 +240,8 @@ class Coinbase(Venue):
         ]
 
     def _ticker(self, m: Ticker, ts_recv: int) -> Items:
-        """Top of book only: the match with the same sequence carries the trade."""
-        if not self._new_sequence("ticker", m.product_id, m.sequence):
-            return []
+        """Top of book only: the match with the same sequence carries the trade. A late one is
+        still what the venue said at its time (its sequence is its update id)."""
         ts_event = self._ns(m.time) if m.time else ts_recv
         return [Quote(NAME, m.product_id, ts_event, ts_recv, m.best_bid, m.best_bid_size,
                       m.best_ask, m.best_ask_size, update_id=m.sequence)]  # fmt: skip
@@ -262,9 +256,24 @@ class Coinbase(Venue):
 
     def _l2update(self, m: L2Update, ts_recv: int) -> Items:
         bids, asks = _split(m.changes, self._dec)
-        if self._is_stale(m.product_id):
-            bids, asks = (), ()
-        return [BookDelta(NAME, m.product_id, self._ns(m.time), ts_recv, bids, asks)]
+        return self._unless_stale(
+            BookDelta(NAME, m.product_id, self._ns(m.time), ts_recv, bids, asks)
+        )
+
+    def _unless_stale(self, delta: BookDelta) -> Items:
+        """`delta`; while its book waits for a fresh snapshot (`_is_stale`), the same without
+        levels, and the levels left out reported Dropped. Checked first, so a malformed update
+        is refused whatever the book's state."""
+        if not (delta.bids or delta.asks) or not self._is_stale(delta.symbol):
+            return [delta]
+        problem = storable.problem([delta])
+        if problem is not None:
+            raise _Malformed(problem)
+        left_out = (
+            f"{delta.symbol}: {len(delta.bids) + len(delta.asks)} level(s) of an update older "
+            "than the fresh snapshot asked for are not applied"
+        )
+        return [msgspec.structs.replace(delta, bids=(), asks=()), Dropped(left_out)]
 
     def _is_stale(self, product: str) -> bool:
         """Whether the product's book is known invalid until its next snapshot.
@@ -278,13 +287,13 @@ class Coinbase(Venue):
         return product in self._stale or (self._fresh is not None and product not in self._fresh)
 
     def _synced(self, product: str) -> None:
-        self._stale.discard(product)
-        if self._fresh is not None:
-            self._fresh.add(product)
+        if product in self._stale:
+            self._stale = self._stale - {product}
+        if self._fresh is not None and product not in self._fresh:
+            self._fresh = self._fresh | {product}
 
     def _heartbeat(self, m: ExHeartbeat, ts_recv: int) -> Items:
-        if not self._new_sequence("heartbeat", m.product_id, m.sequence):
-            return []
+        """A late one names an older last trade id, which asks for nothing."""
         return [Heartbeat(m.product_id, m.last_trade_id)]
 
     def _subscriptions(self, m: ExSubscriptions, ts_recv: int) -> Items:
@@ -297,20 +306,24 @@ class Coinbase(Venue):
         # subscription and the connection stays usable.
         return [VenueError(None, text, permanent="auth" in text.lower())]
 
-    def _at(self, build: Callable[..., None]) -> Callable[..., Items]:
-        """An AT builder behind the per-connection counter: a duplicate or late message (number
-        at or below the last one seen) is dropped whole; otherwise its ConnectionSequence comes
-        first, so the Session sees a loss before the events that follow it. The builder gets
-        that list and appends its items to it (no second list to merge)."""
+    def _at(self, build: Callable[..., None], *, book: bool = False) -> Callable[..., Items]:
+        """An AT builder behind the per-connection counter: its ConnectionSequence comes first,
+        so the Session sees a loss before the events that follow it. A late or repeated message
+        (number at or below the last one seen) still gives its trades and tickers; a `book` one
+        is reported Dropped instead: it is older than the book. The builder gets the list and
+        appends its items to it (no second list to merge)."""
 
         def run(m: AtBare, ts_recv: int) -> Items:  # type: ignore[valid-type]
             last, fresh = self._connection_seq, self._fresh
-            if last is not None and m.sequence_num <= last:
-                return []
-            if last is not None and m.sequence_num > last + 1:
-                self._fresh = set()  # the Session invalidates every book on this gap
-            self._connection_seq = m.sequence_num
             out: Items = [ConnectionSequence(m.sequence_num)]
+            if last is not None and m.sequence_num <= last:
+                if book:
+                    out.append(Dropped(_late(m.sequence_num, last)))
+                    return out
+            else:
+                if last is not None and m.sequence_num > last + 1:
+                    self._fresh = frozenset()  # the Session invalidates every book on this gap
+                self._connection_seq = m.sequence_num
             try:
                 build(m, ts_recv, out)
             except InvalidOperation:  # a bad price: the message is malformed, as if never seen
@@ -331,9 +344,8 @@ class Coinbase(Venue):
                 out.append(BookSnapshot(NAME, product, self._ns(m.timestamp), ts_recv, bids, asks))
             else:
                 last = event.updates[-1].event_time if event.updates else None
-                stale = self._is_stale(product)
-                out.append(BookDelta(NAME, product, self._ns(last or m.timestamp), ts_recv,
-                                     () if stale else bids, () if stale else asks))  # fmt: skip
+                ts_event = self._ns(last or m.timestamp)
+                out += self._unless_stale(BookDelta(NAME, product, ts_event, ts_recv, bids, asks))
 
     def _at_trades(self, m: AtTrades, ts_recv: int, out: Items) -> None:  # type: ignore[valid-type]
         dec, ns = self._dec, self._ns
@@ -383,7 +395,7 @@ class Coinbase(Venue):
         Updates still in flight from the old subscription are emptied until it arrives
         (see `_is_stale`).
         """
-        self._stale.add(need.symbol)
+        self._stale = self._stale | {need.symbol}
         level2 = next((c for c in config.channels if c.startswith("level2")), "level2")
         return [
             SendText(text)
@@ -430,6 +442,13 @@ class Coinbase(Venue):
         wanted = [t for t in trades if low <= _by_id(t) and (high is None or _by_id(t) <= high)]
         more = len(rows) >= HISTORY_LIMIT and _by_id(trades[0]) > low
         return TradeBatch(wanted, _trades_page(fetch, _by_id(trades[0])) if more else None)
+
+
+def _late(sequence: int, last: int) -> str:
+    return (
+        f"l2_data sequence_num {sequence} at or below the last one ({last}): a late or repeated "
+        "book message, older than the book, is not applied"
+    )
 
 
 def _trades_page(fetch: FetchTrades, after: int | None) -> HttpGet:

@@ -78,6 +78,7 @@ class Kraken(Venue):
     default_rest_url = "https://api.kraken.com"
     default_channels = ("book", "trade", "ticker")
     consecutive_trade_ids = True  # v2 trade_id is sequential per pair; v1 trades carry none
+    kept = ("_v1_depths",)
 
     def __init__(self) -> None:
         self._envelope = msgspec.json.Decoder(Envelope)
@@ -240,8 +241,9 @@ class Kraken(Venue):
         return build(payloads, self.symbol(items[-1]), param, ts_recv)
 
     def _v1_book(self, payloads: list[V1Book], symbol: str, param: str, ts_recv: int) -> list:
-        if param.isdigit() and len(self._v1_depths) < 10_000:
-            self._v1_depths[symbol] = int(param)
+        depths = self._v1_depths
+        if param.isdigit() and depths.get(symbol) != int(param) and len(depths) < 10_000:
+            self._v1_depths = {**depths, symbol: int(param)}  # replaced: see `kept`
         first = payloads[0]
         if first.as_ is not None or first.bs is not None:
             if first.as_ is None or first.bs is None:

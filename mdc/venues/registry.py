@@ -19,3 +19,9 @@ def get_venue(name: str) -> Venue:
         known = ", ".join(venue_names()) or "none installed"
         raise UnknownVenue(f"unknown venue {name!r}; known venues: {known}")
     return venue
+
+
+def new_venue(name: str) -> Venue:
+    """A venue object of its own: venues keep per-connection state (Coinbase sequences), which
+    one reading of a recording must not inherit from another in the same process."""
+    return type(get_venue(name))()

@@ -117,6 +117,15 @@ def test_list_filters_and_show(dlq, tmp_path):
         ("GET", "/v1/dlq/99", {}, 404, None),
         ("POST", "/v1/dlq/99/replay", {}, 404, None),
         ("GET", "/v1/dlq/abc", {}, 422, "id"),
+        ("GET", "/v1/dlq/" + "9" * 5000, {}, 422, "id"),
+        ("GET", "/v1/dlq/%C2%B2", {}, 422, "id"),  # superscript two: isdigit, not int
+        ("GET", "/v1/dlq/%EF%BC%91", {}, 422, "id"),  # full-width one: int() reads 1
+        ("POST", "/v1/dlq/%EF%BC%91/replay", {}, 422, "id"),
+        ("GET", f"/v1/dlq/{2**63}", {}, 422, "id"),
+        ("GET", "/v1/dlq/0", {}, 422, "id"),
+        ("GET", "/v1/dlq?limit=%EF%BC%91", {}, 422, "limit"),
+        ("GET", "/v1/dlq?limit=" + "1" * 5000, {}, 422, "limit"),
+        ("POST", "/v1/dlq/replay", {"json": {"ids": [2**63]}}, 422, "ids"),
         ("GET", "/v1/dlq?state=lost", {}, 422, "state"),
         ("GET", "/v1/dlq?since=yesterday", {}, 422, "since"),
         ("GET", "/v1/dlq?since=5&until=5", {}, 422, "until"),

@@ -166,8 +166,8 @@ def test_toxic_create_defaults_and_shape(api):
     }
     shouty = api("POST", "/proxies/t/toxics", {"type": "latency", "stream": "UPSTREAM"}).json()
     assert (shouty["name"], shouty["stream"]) == ("latency_UPSTREAM", "UPSTREAM")
-    wild = api("POST", "/proxies/t/toxics", {"type": "noop", "toxicity": 7}).json()
-    assert wild["toxicity"] == 7
+    half = api("POST", "/proxies/t/toxics", {"type": "noop", "toxicity": 0.5}).json()
+    assert half["toxicity"] == 0.5
     listed = api("GET", "/proxies/t/toxics").json()
     assert [t["name"] for t in listed] == [
         "latency_UPSTREAM",
@@ -202,6 +202,37 @@ def test_toxic_create_errors(api, body, status, message):
     response = api("POST", "/proxies/e/toxics", body)
     assert response.status_code == status
     assert error_of(response) == {"error": message, "status": status}
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'{"type":"noop","toxicity":2.0}', "toxicity must be a number from 0 to 1, not 2.0"),
+        (b'{"type":"noop","toxicity":-1}', "toxicity must be a number from 0 to 1, not -1"),
+        (b'{"type":"noop","toxicity":1e999}', "toxicity must be a number from 0 to 1, not inf"),
+        (
+            b'{"type":"noop","toxicity":NaN}',
+            "bad request body: invalid character 'N' looking for beginning of value",
+        ),
+        (
+            b'{"type":"noop","toxicity":-Infinity}',
+            "bad request body: invalid character 'I' in numeric literal",
+        ),
+    ],
+)
+def test_toxicity_that_is_not_a_probability_is_refused(api, raw, message):
+    """Toxiproxy itself takes any float (and Python's decoder NaN, which it then echoed back
+    as invalid JSON): refused on create and update alike, and the toxic stays as it was."""
+    create(api, "p")
+    path = "/proxies/p/toxics"
+    refused = api("POST", path, raw=raw)
+    assert refused.status_code == 400
+    assert error_of(refused) == {"error": message, "status": 400}
+    assert api("GET", path).json() == []
+    kept = api("POST", path, {"type": "noop", "toxicity": 0.25}).json()
+    refused = api("PATCH", f"{path}/noop_downstream", raw=raw)
+    assert error_of(refused) == {"error": message, "status": 400}
+    assert api("GET", f"{path}/noop_downstream").json() == kept
 
 
 def test_toxic_on_unknown_proxy_is_404_first(api):

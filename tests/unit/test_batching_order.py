@@ -103,3 +103,16 @@ def test_a_producer_stamps_the_oldest_unacknowledged_batch_on_each_send():
     for b in reversed(sent[1:]):  # a restarted writer gets 3, 2, 1 (0 was acknowledged)
         out += order.push(b, b.seq)
     assert seqs(out) == [1, 2, 3]
+
+
+def test_batches_handed_on_with_one_that_is_refused_are_blocked_behind_it():
+    """Handed on together, 1 refused and 2 kept (a small dead letter still fits on a full disk)
+    would store 2 before 1: 2 is blocked until 1 is handed on again."""
+    order: ProducerOrder[str] = ProducerOrder()
+    assert seqs(order.push(batch(2), "late")) == []
+    assert seqs(order.push(batch(0), "a") + order.push(batch(1), "b")) == [0, 1, 2]
+    assert not any(order.blocked(batch(s)) for s in (0, 1, 2))
+    order.rewind(batch(1))
+    assert [order.blocked(batch(s)) for s in (0, 1, 2)] == [False, False, True]
+    assert seqs(order.push(batch(1), "resent")) == [1]
+    assert not order.blocked(batch(2)) and not order.blocked(batch(0, acked_below=None, name="s"))

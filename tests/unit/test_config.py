@@ -93,3 +93,49 @@ def test_api_key_hashes_come_from_the_file_and_never_a_key(tmp_path):
     path.write_text('[api]\nkeys = ["s3cret"]\n')
     with pytest.raises(ConfigError, match=r"\[api\] takes only \['key_hashes'\]"):
         load_config(str(path))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[venues.binance]\nws_url = "not a url"',
+            "venues.binance.ws_url must be a ws:// or wss:// URL with a host, not 'not a url'",
+        ),
+        ('[venues.kraken]\nws_url = "https://ws.kraken.com"', "venues.kraken.ws_url must be"),
+        ('[venues.kraken]\nws_url = "wss://"', "venues.kraken.ws_url must be"),
+        ('[venues.kraken]\nws_url = "wss://h:99999"', "venues.kraken.ws_url must be"),
+        ("[venues.binance]\nrest_url = 3", "venues.binance.rest_url must be a http:// or https://"),
+        ('[venues.coinbase]\nrest_url = "ftp://x"', "venues.coinbase.rest_url must be"),
+    ],
+)
+def test_endpoints_must_be_urls_of_their_kind(tmp_path, text, message):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    assert message in str(info.value)
+
+
+def test_configured_endpoints_are_kept(tmp_path):
+    text = '[venues.binance]\nws_url = "ws://127.0.0.1:9001/ws"\nrest_url = "http://[::1]:80"'
+    (binance,) = load_config(write(tmp_path, text)).venues
+    assert (binance.ws_url, binance.rest_url) == ("ws://127.0.0.1:9001/ws", "http://[::1]:80")
+
+
+@pytest.mark.parametrize("entry", ["s3cret", "sha256:abc", "sha256:" + "g" * 64, "md5:" + "0" * 64])
+def test_malformed_key_hashes_are_refused_at_load_without_echoing_them(tmp_path, entry):
+    good = "sha256:" + "0" * 64
+    path = write(tmp_path, f'[api]\nkey_hashes = ["{good}", "{entry}"]\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "api.key_hashes[1] is not a key digest: use sha256:<64 hex digits>" in str(info.value)
+    assert entry not in str(info.value)
+
+
+def test_a_file_that_is_not_utf8_is_one_clear_error(tmp_path):
+    path = tmp_path / "mdc.toml"
+    path.write_bytes(b'data_dir = "caf\xe9"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert str(info.value) == (
+        f"cannot read config file {path}: not UTF-8 text (byte 0xe9 at offset 15); save it as UTF-8"
+    )

@@ -108,3 +108,10 @@ def test_bad_files_raise(tmp_path, name, text, needle):
     path.write_text(text)
     with pytest.raises(FeatureConfigError, match=needle):
         load_feature_config(path)
+
+
+def test_a_file_that_is_not_utf8_is_a_feature_config_error(tmp_path):
+    path = tmp_path / "f.yaml"
+    path.write_bytes(b"features:\n  - name: caf\xe9\n")
+    with pytest.raises(FeatureConfigError, match=r"cannot read feature config .*not UTF-8 text"):
+        load_feature_config(path)

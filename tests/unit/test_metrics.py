@@ -194,3 +194,17 @@ def test_a_failing_readiness_check_reads_as_not_ready() -> None:
     status, body = asyncio.run(asyncio.wait_for(probe(), 20))
     assert status == 503
     assert "supervisor gone" in body
+
+
+def test_a_store_refusing_writes_is_not_ready_and_a_gauge_says_why() -> None:
+    metrics = Metrics()
+    enospc = "[Errno 28] No space left on device"
+    status = {"writer": {"state": "running", "refusing writes": enospc}}
+    update_from_status(metrics, status)
+    assert readiness_from_status(status) == (False, f"store refusing writes: {enospc}")
+    assert sample(metrics, "mdc_store_refusing_writes", reason=enospc) == 1
+
+    status["writer"]["refusing writes"] = ""  # a commit succeeded again
+    update_from_status(metrics, status)
+    assert readiness_from_status(status) == (True, "all actors running")
+    assert sample(metrics, "mdc_store_refusing_writes", reason=enospc) == 0

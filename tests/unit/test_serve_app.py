@@ -165,3 +165,16 @@ def test_models_and_ab_control():
 def test_bad_ab_changes_are_422(app, body, field):
     response = call(app, "PUT", "/v1/ab", headers=KEY, json=body)
     assert response.status_code == 422 and response.json()["field"] == field
+
+
+def test_openapi_document_is_served_behind_the_key(app):
+    missing = call(app, "GET", "/openapi.json")
+    assert missing.status_code == 401 and "missing API key" in missing.json()["error"]
+    assert call(app, "GET", "/openapi.json", headers={"X-API-Key": "nope"}).status_code == 403
+    doc = call(app, "GET", "/openapi.json", headers=KEY)
+    assert doc.status_code == 200 and doc.headers["content-type"] == "application/json"
+    paths = doc.json()["paths"]
+    assert {"/v1/predict", "/v1/features/{venue}/{symbol}", "/healthz"} <= set(paths)
+    assert "/openapi.json" not in paths
+    body = paths["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert [sorted(alt["required"]) for alt in body["oneOf"]] == [["features"], ["symbol", "venue"]]

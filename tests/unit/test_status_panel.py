@@ -9,7 +9,7 @@ import io
 import pytest
 from rich.console import Console
 
-from actors.panel import COLUMNS, StatusPanel, text
+from actors.panel import COLUMNS, REFUSING, StatusPanel, footer, line, text
 
 VENUES = ("binance", "coinbase", "kraken", "alpaca")
 
@@ -104,3 +104,15 @@ def test_the_live_panel_of_mdc_run_follows_the_terminal_width(width, tmp_path):
     panel = StatusPanel(lambda: RAY_ROWS, str(tmp_path), console)
     console.print(panel.view(RAY_ROWS))
     assert_readable(screen.getvalue(), RAY_ROWS, width)
+
+
+def test_a_store_refusing_writes_is_said_below_the_table_and_in_the_plain_line(tmp_path):
+    refusing = {**RAY_ROWS, "writer": {**WRITER, REFUSING: "[Errno 28] No space left on device"}}
+    note = "store refusing writes: [Errno 28] No space left on device"
+    out = text(refusing, 80, TITLE, footer(refusing, str(tmp_path)))
+    assert out.splitlines()[-1] == note
+    assert_readable(out, refusing, 80)
+    assert line(refusing, str(tmp_path)).endswith(f"disk 0.0 MB  {note}")
+    for taking in (RAY_ROWS, {**RAY_ROWS, "writer": {**WRITER, REFUSING: ""}}):
+        assert "store refusing" not in text(taking, 80, TITLE, footer(taking, str(tmp_path)))
+        assert "store refusing" not in line(taking, str(tmp_path))

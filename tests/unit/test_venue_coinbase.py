@@ -340,7 +340,7 @@ def test_lost_message_gap_and_resubscribe_until_new_snapshot() -> None:
     assert dict(sync.book.asks) == {D("101"): D("4")}
 
 
-def test_duplicate_and_late_messages_ignored() -> None:
+def test_late_book_messages_are_not_applied_and_repeated_trades_are_reported() -> None:
     session, _ = open_session()
     session.receive(at_book(1, "snapshot", [("bid", "100", "1")]), T0)
     session.receive(at_book(2, "update", [("bid", "100", "2")]), T0)
@@ -348,10 +348,15 @@ def test_duplicate_and_late_messages_ignored() -> None:
     assert session.receive(at_book(2, "update", [("bid", "100", "2")]), T0) == []
     assert dict(session.books["BTC-USD"].book.bids) == {D("100"): D("3")}
     assert session.books["BTC-USD"].in_sync
-    venue = Coinbase()
+    [late] = session.take_drops()
+    assert "sequence_num 2 at or below the last one (3)" in late
+    # The venue passes a repeated match on (its id tells); the Session drops it, and says so.
+    exchange, _ = open_session(feed="exchange")
     first = line("exchange_capture_slice_a.jsonl", 31)
-    assert len(venue.decode(first, 0)) == 1
-    assert venue.decode(first, 0) == []
+    assert len(exchange.receive(first, T0)) == 1
+    assert exchange.receive(first, T0) == []
+    [repeat] = exchange.take_drops()
+    assert "trade 1568272: a repeat" in repeat and exchange.dropped == 1
 
 
 def test_trade_id_gap_requests_rest_backfill_and_pages() -> None:
@@ -467,12 +472,15 @@ def test_every_loss_is_detected_and_in_sync_books_are_true(
     server = Server(random.Random(seed))
     session, _ = open_session()
     gaps: list[Gap] = []
+    traded: set[int] = set()
     held: list[bytes] = []
     resubscribe_pending = False
 
     def deliver(message: bytes) -> None:
         nonlocal resubscribe_pending
-        gaps.extend(e for e in session.receive(message, T0) if isinstance(e, Gap))
+        events = session.receive(message, T0)
+        gaps.extend(e for e in events if isinstance(e, Gap))
+        traded.update(e.trade_id for e in events if isinstance(e, Trade))
         outbox = session.outbox()
         if any(m["type"] == "subscribe" for m in resubscribes(outbox)):
             resubscribe_pending = True
@@ -489,9 +497,9 @@ def test_every_loss_is_detected_and_in_sync_books_are_true(
         else:
             message, tid = server.op(kind)
         if fate in {"drop", "late"}:
-            server.lost_seqs.add(server.seq)
-            if tid is not None:
-                server.lost_trades.add(tid)
+            server.lost_seqs.add(server.seq)  # the connection sees the jump either way
+        if tid is not None and fate == "drop":
+            server.lost_trades.add(tid)  # a late trade is no loss: it passes when it comes
         if fate == "late":
             held.append(message)  # arrives after the next delivered message, so too late
             continue
@@ -511,10 +519,10 @@ def test_every_loss_is_detected_and_in_sync_books_are_true(
     seen = session.trades["BTC-USD"]
     for tid in server.lost_trades:
         by_id = any(g.stream == "trades" and g.from_id <= tid <= g.to_id for g in gaps)
-        # Before the first trade received there is no id to count from: the connection gap of
-        # its message is what records the loss.
-        assert by_id or tid < min(t for t in range(1001, seen.last_id + 1)
-                                  if t not in server.lost_trades), tid  # fmt: skip
+        # Before the first trade received (in arrival order) there is no id to count from: the
+        # connection gap of its message is what records the loss.
+        assert by_id or tid < seen.first_id, tid
+    assert traded == set(range(1001, server.trade_id + 1)) - server.lost_trades
     sync = session.books.get("BTC-USD")
     assert sync is None or sync.in_sync
 
