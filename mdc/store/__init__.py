@@ -24,6 +24,11 @@ _EXPORTS = {
     "RecoveryReport": "mdc.store.wal",
     "Ticket": "mdc.store.wal",
     "Consumer": "mdc.store.replay",
+    "BadPosition": "mdc.store.follow",
+    "FollowBatch": "mdc.store.follow",
+    "Follower": "mdc.store.follow",
+    "FollowerState": "mdc.store.follow",
+    "Position": "mdc.store.follow",
     "BookAt": "mdc.store.checkpoints",
     "QueryResult": "mdc.store.query",
 }

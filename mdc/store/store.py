@@ -36,7 +36,7 @@ from mdc.store.query import (
     open_views,
     run_query,
 )
-from mdc.store.streams import Stream
+from mdc.store.streams import Stream, StreamFilter
 from mdc.store.wal import WAL, RecoveryReport, Ticket
 
 
@@ -153,13 +153,8 @@ class Store:
         symbol: str | None = None,
         families: Collection[str] | None = None,
     ) -> list[Stream]:
-        return [
-            s
-            for s in self.wal.streams()
-            if (venue is None or s.venue == venue)
-            and (symbol is None or s.symbol == symbol)
-            and (families is None or s.family in families)
-        ]
+        only = StreamFilter(families, _one(venue), _one(symbol))
+        return [s for s in self.wal.streams() if only.matches(s)]
 
     def iter_events(
         self,
@@ -314,6 +309,10 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _one(value: str | None) -> tuple[str, ...] | None:
+    return None if value is None else (value,)
 
 
 def _ts_recv(event: Event) -> int:

@@ -8,6 +8,8 @@ order rebuilds the book), `trades` holds Trades and trade Gaps, `quotes` Quotes 
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import quote, unquote
 
@@ -34,6 +36,26 @@ class Stream(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.venue}/{self.family}/{self.symbol}"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFilter:
+    """Which streams a reader wants: each part is None (any) or the values allowed. Streams are
+    chosen by name, so what is left out is never read, let alone decoded."""
+
+    families: Collection[str] | None = None
+    venues: Collection[str] | None = None
+    symbols: Collection[str] | None = None
+
+    def matches(self, stream: Stream) -> bool:
+        return (
+            (self.families is None or stream.family in self.families)
+            and (self.venues is None or stream.venue in self.venues)
+            and (self.symbols is None or stream.symbol in self.symbols)
+        )
+
+
+EVERY_STREAM = StreamFilter()
 
 
 def family_of(event: Event) -> str:
