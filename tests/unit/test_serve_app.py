@@ -86,6 +86,7 @@ BAD_BODIES = [
     (b'{"features": [1, 2, 3], "model": "v9"}', "model"),
     (b'{"features": [1, 2, 3], "model": 2}', "model"),
     (b'{"features": [1, 2, 3], "colour": "red"}', "colour"),
+    (b"[" * 20_000 + b"]" * 20_000, "body"),
 ]
 
 
