@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "The dead letter queue (DATA_DIR/dlq) keeps events that could not be stored and raw "
             "venue messages that could not be parsed, until they are retried, replayed or purged. "
             "Replay is idempotent: the store drops events it already holds. TIME: RFC 3339, a "
-            "date or integer ns. Needs the DLQ's lock, held by a running collector: stop it first (the admin API too)."
+            "date or integer ns. Needs the DLQ's lock, which a running collector holds: stop it "
+            "first (the admin API needs it too)."
         ),
     )
     actions = parser.add_subparsers(dest="dlq_action", metavar="ACTION", required=True)
