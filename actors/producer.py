@@ -34,7 +34,7 @@ class Producer:
     def __init__(
         self, name: str, writer: ActorHandle, policy: BatchPolicy, tracer: Tracer | None = None
     ) -> None:
-        self.batcher = Batcher(name, policy, incarnation=time.time_ns())
+        self.batcher = Batcher(name, policy, incarnation=time.time_ns(), encode=True)
         """Each life numbers its batches from 0; the writer orders them per (name, life)."""
         self.ledger = UnackedLedger(policy.max_unacked)
         self.writer = writer

@@ -59,6 +59,10 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from actors.sidefiles import SideFile
 from mdc.errors import ConfigError, LocalMisuse
 from mdc.events import Event
+from mdc.store.encoded import EncodedBatch
+
+Batch = Sequence[Event] | EncodedBatch
+"""A batch's events, or their encoding (the writer's spans describe either)."""
 
 PROVIDER_RECEIVE = "provider.receive"
 COLLECTOR_PROCESS = "collector.process"
@@ -270,7 +274,7 @@ def collector_process(
 
 
 def pipeline_enqueue(
-    tracer: Tracer, *, producer: str, events: Sequence[Event], carrier: Mapping[str, str]
+    tracer: Tracer, *, producer: str, events: Batch, carrier: Mapping[str, str]
 ) -> AbstractContextManager[Span]:
     """A batch handed to the writer, child of the span that started the batch (`carrier`: the
     frame whose events opened it, even when a timer sends the batch); inject() inside it fills
@@ -279,13 +283,13 @@ def pipeline_enqueue(
 
 
 def storage_write(
-    tracer: Tracer, *, carrier: Mapping[str, str], producer: str, events: Sequence[Event]
+    tracer: Tracer, *, carrier: Mapping[str, str], producer: str, events: Batch
 ) -> AbstractContextManager[Span]:
     """The writer's handling of one batch, a child of the producer's span via `carrier`."""
     return span(tracer, STORAGE_WRITE, carrier=carrier, producer=producer, events=events)
 
 
-def wal_append(tracer: Tracer, *, events: Sequence[Event]) -> AbstractContextManager[Span]:
+def wal_append(tracer: Tracer, *, events: Batch) -> AbstractContextManager[Span]:
     """Append and group commit (fsync); set ATTR_BYTES on the span once the size is known."""
     return span(tracer, WAL_APPEND, events=events)
 
@@ -297,7 +301,7 @@ def span(
     carrier: Mapping[str, str] | None = None,
     venue: str | None = None,
     producer: str | None = None,
-    events: Sequence[Event] | None = None,
+    events: Batch | None = None,
     nbytes: int | None = None,
 ) -> AbstractContextManager[Span]:
     """A span named `name`, child of `carrier`'s span when a carrier is given (even an empty one:
@@ -321,7 +325,7 @@ class _Scope:
         name: str,
         parent: Context | None,
         attributes: dict[str, str | int | None],
-        events: Sequence[Event] | None,
+        events: Batch | None,
     ) -> None:
         self.tracer = tracer
         self.name = name
@@ -348,8 +352,13 @@ class _Scope:
         self.span.end()
 
 
-def _describe(attributes: dict[str, str | int | None], events: Sequence[Event]) -> None:
-    attributes[ATTR_BATCH_SIZE] = len(events)
-    attributes[ATTR_SYMBOLS] = len({event.symbol for event in events})
-    if attributes[ATTR_VENUE] is None and events:
-        attributes[ATTR_VENUE] = events[0].venue
+def _describe(attributes: dict[str, str | int | None], events: Batch) -> None:
+    if isinstance(events, EncodedBatch):
+        size, symbols, venue = events.size, events.symbols, events.venue
+    else:
+        size, symbols = len(events), len({event.symbol for event in events})
+        venue = events[0].venue if events else None
+    attributes[ATTR_BATCH_SIZE] = size
+    attributes[ATTR_SYMBOLS] = symbols
+    if attributes[ATTR_VENUE] is None:
+        attributes[ATTR_VENUE] = venue

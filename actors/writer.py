@@ -89,9 +89,9 @@ class StorageWriterActor:
         other share one fsync (per touched file)."""
         with (
             storage_write(
-                self.tracer, carrier=batch.trace, producer=batch.producer, events=batch.events
+                self.tracer, carrier=batch.trace, producer=batch.producer, events=batch.for_store()
             ),
-            wal_append(self.tracer, events=batch.events),
+            wal_append(self.tracer, events=batch.for_store()),
         ):
             future = asyncio.get_running_loop().create_future()
             for ready, reply in self._order.push(batch, future):
@@ -109,7 +109,7 @@ class StorageWriterActor:
             self._fail(self._refused)
             return
         try:
-            ticket = self.store.submit(batch.events, time.time_ns())
+            ticket = self.store.submit(batch.for_store(), time.time_ns())
         except StorageError as exc:  # a commit of a full buffer failed: all pending did
             self._waiting.append((batch, Ticket(0, 0, 0), future))
             self._fail(exc)
@@ -137,7 +137,7 @@ class StorageWriterActor:
         self.stats["commits"] += 1
         for batch, ticket, future in waiting:
             self.stats["batches"] += 1
-            self.stats["events"] += len(batch.events)
+            self.stats["events"] += batch.size
             self.stats["stored"] += ticket.stored
             self.stats["duplicates"] += ticket.duplicates
             future.set_result((batch.producer, batch.seq, ticket.stored, ticket.duplicates))
@@ -152,7 +152,7 @@ class StorageWriterActor:
             try:
                 if self._order.blocked(batch):  # its predecessor went back: it follows that one
                     raise HeldBack.behind(batch)
-                self._dead_letter("storage_failure", batch.events, error)
+                self._dead_letter("storage_failure", batch.decoded(), error)
             except StorageError as refused:
                 self._order.rewind(batch)  # its successors wait for the producer's resend
                 future.set_exception(refused)

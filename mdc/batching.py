@@ -14,6 +14,8 @@ from typing import Generic, TypeVar
 
 from mdc.errors import ConfigError
 from mdc.events import Event
+from mdc.store.encoded import EncodedBatch, encode_batch
+from mdc.store.records import UNENCODABLE
 
 
 @dataclass(frozen=True)
@@ -43,15 +45,45 @@ class EventBatch:
     acknowledged when it was sent: a receiver meeting the life for the first time (a restarted
     writer) starts its order there. None: an unordered one-off (a supervisor's status event),
     taken as it comes."""
+    encoded: EncodedBatch | None = None
+    """The events in the WAL's format (batches for the writer). When set, only this crosses a
+    process boundary (`events` arrives empty): the events are serialized once, by the producer."""
+
+    def __reduce__(self) -> tuple:
+        events = [] if self.encoded is not None else self.events
+        return (
+            EventBatch,
+            (self.producer, self.seq, events, self.created_ns, self.trace, self.incarnation,
+             self.acked_below, self.encoded),
+        )  # fmt: skip
+
+    @property
+    def size(self) -> int:
+        """Events in the batch, on either side of a process boundary."""
+        return self.encoded.size if self.encoded is not None else len(self.events)
+
+    def for_store(self) -> EncodedBatch | list[Event]:
+        """What `Store.submit` takes: the encoding where there is one."""
+        return self.encoded if self.encoded is not None else self.events
+
+    def decoded(self) -> list[Event]:
+        """The events, on either side of a process boundary."""
+        if self.events or self.encoded is None:
+            return self.events
+        return self.encoded.decode()
 
 
 class Batcher:
     """Accumulates events; says when a batch is due (by count or age); numbers batches."""
 
-    def __init__(self, producer: str, policy: BatchPolicy, incarnation: int = 0) -> None:
+    def __init__(
+        self, producer: str, policy: BatchPolicy, incarnation: int = 0, *, encode: bool = False
+    ) -> None:
         self.producer = producer
         self.policy = policy
         self.incarnation = incarnation
+        self.encode = encode
+        """Whether batches carry their WAL encoding (batches for the writer do)."""
         self.pending: list[Event] = []
         self.oldest_ns: int | None = None
         self.next_seq = 0
@@ -72,11 +104,26 @@ class Batcher:
         if not self.pending:
             return None
         batch = EventBatch(
-            self.producer, self.next_seq, self.pending, now_ns, incarnation=self.incarnation
+            self.producer,
+            self.next_seq,
+            self.pending,
+            now_ns,
+            incarnation=self.incarnation,
+            encoded=self._encoded(self.pending),
         )
         self.next_seq += 1
         self.pending, self.oldest_ns = [], None
         return batch
+
+    def _encoded(self, events: list[Event]) -> EncodedBatch | None:
+        """The batch's encoding, or None: not wanted, or an event cannot be encoded (the batch
+        then goes as events, and the writer's store refuses that event alone)."""
+        if not self.encode:
+            return None
+        try:
+            return encode_batch(events)
+        except UNENCODABLE:
+            return None
 
 
 class UnackedLedger:

@@ -21,6 +21,8 @@ _EXPORTS = {
     "FaultyFS": "mdc.store.fs",
     "FileSystem": "mdc.store.fs",
     "RealFS": "mdc.store.fs",
+    "EncodedBatch": "mdc.store.encoded",
+    "encode_batch": "mdc.store.encoded",
     "RecoveryReport": "mdc.store.wal",
     "Ticket": "mdc.store.wal",
     "Consumer": "mdc.store.replay",

@@ -33,6 +33,7 @@ never meet; a digest equals another key by mistake with probability about window
 from __future__ import annotations
 
 import bisect
+import hashlib
 from collections.abc import Callable, Hashable, Sequence
 from operator import attrgetter
 
@@ -49,9 +50,9 @@ _LAST_UPDATE_ID = attrgetter("last_update_id")
 
 
 def digest(identity: bytes) -> int:
-    """64-bit hash of an identity. Python's (salted, per process) hash is fine: the window is
-    rebuilt on every open."""
-    return hash(identity)
+    """64-bit hash of an identity, the same in every process: producers compute the keys of the
+    batches they encode (see `encoded.py`), the writer those of the tail it reloads on open."""
+    return int.from_bytes(hashlib.blake2b(identity, digest_size=8).digest())
 
 
 def event_key(event: Event) -> Key:

@@ -87,6 +87,12 @@ UNENCODABLE = (OverflowError, TypeError, msgspec.EncodeError)
 """What encoding an event a frame cannot hold raises (an int beyond 64 bits, say)."""
 
 
+def encode_payload(events: list[Event]) -> bytes:
+    """A WAL record's payload (a msgpack array of `events`), unframed: what `encode_frames` puts
+    after the header. Raises one of UNENCODABLE like it."""
+    return _FRAME_ENCODER.encode(events)
+
+
 def encode_frames(events: list[Event]) -> list[bytearray]:
     """WAL records holding `events` in order: one, unless it would exceed MAX_RECORD_BYTES.
     The payload is encoded after a reserved header (no copy), then the header is filled in.

@@ -23,6 +23,7 @@ from mdc.store.checkpoints import (
     venue_book_sync,
 )
 from mdc.store.damage import SegmentReport
+from mdc.store.encoded import EncodedBatch
 from mdc.store.errors import StoreNotFound, UnstorableEvent
 from mdc.store.fs import FileSystem, RealFS
 from mdc.store.jsonl import JsonlProjection
@@ -112,7 +113,7 @@ class Store:
 
     # -- write side -------------------------------------------------------------------------
 
-    def append(self, events: Iterable[Event]) -> AppendResult:
+    def append(self, events: Iterable[Event] | EncodedBatch) -> AppendResult:
         """Append and commit: durable on return. On StorageError nothing of it is acknowledged,
         except on UnstorableEvent: everything but the events it names was stored."""
         ticket = self.wal.append(events)
@@ -121,7 +122,7 @@ class Store:
             raise UnstorableEvent(ticket.refused, ticket.stored, ticket.duplicates)
         return AppendResult(ticket.stored, ticket.duplicates)
 
-    def submit(self, events: Iterable[Event], now_ns: int) -> Ticket:
+    def submit(self, events: Iterable[Event] | EncodedBatch, now_ns: int) -> Ticket:
         """Group commit: buffer a batch; it is acknowledged by a later `commit`/`commit_if_due`
         (or at once when the buffer reached `policy.max_bytes`)."""
         ticket = self.wal.append(events)

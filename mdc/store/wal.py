@@ -41,7 +41,6 @@ import bisect
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -60,13 +59,12 @@ from mdc.store.damage import (
     write_file,
 )
 from mdc.store.dedup import DedupWindow, Key, identity_keys
+from mdc.store.encoded import EncodedBatch, StreamPart, split_by_stream
 from mdc.store.errors import Refusal, StorageError, StoreLocked, storage_error
 from mdc.store.fs import FileSystem
 from mdc.store.streams import Stream, stream_of
 
 Forget = Callable[[Stream, int], None]
-_VENUE = attrgetter("venue")
-_SYMBOL = attrgetter("symbol")
 _EVENTS = msgspec.msgpack.Decoder(list[AnyEvent])
 _PAYLOADS = msgspec.msgpack.Decoder(list[msgspec.Raw])
 
@@ -97,7 +95,7 @@ class _Share:
     """One stream's share of an appended batch, deduplicated and encoded, not yet applied."""
 
     log: _Log
-    frames: list[bytearray]
+    frames: list[bytes | bytearray]
     keys: list[Key]
     refused: list[Refusal]
 
@@ -119,7 +117,7 @@ class _Log:
     fd: int | None = None
     broken: bool = False
     unsynced_dirs: list[str] = field(default_factory=list)
-    pending: list[bytearray] = field(default_factory=list)  # encoded frames
+    pending: list[bytes | bytearray] = field(default_factory=list)  # encoded frames
     pending_bytes: int = 0
     pending_events: int = 0
 
@@ -150,7 +148,7 @@ class WAL:
         self.acked = 0
         self.pending_bytes = 0
         self._logs: dict[Stream, _Log] = {}
-        self._route: dict[tuple[type, str, str], _Log] = {}
+        self._route: dict[tuple[type, str, str], Stream] = {}
         self._tickets: list[Ticket] = []
         self._next_ticket = 1
         self._lock_fd: int | None = None
@@ -248,22 +246,25 @@ class WAL:
 
     # -- write side -------------------------------------------------------------------------
 
-    def append(self, events: Iterable[Event]) -> Ticket:
+    def append(self, events: Iterable[Event] | EncodedBatch) -> Ticket:
         """Buffer a batch (nothing is durable until `commit`); duplicates are counted, not kept,
         and events no frame can hold are refused (`Ticket.refused`). Each stream's share of the
-        batch becomes one frame: one encode call and one CRC."""
+        batch becomes one frame: one encode call and one CRC. A batch its producer encoded (see
+        `encoded.py`) is framed as it came, re-encoded only where dedup drops some events."""
         if self.readonly:
             raise StorageError("the store is open read-only")
-        batch = events if isinstance(events, list) else list(events)
-        shares = [self._encode(log, group, kind) for log, group, kind in self._groups(batch)]
+        if isinstance(events, EncodedBatch):
+            shares, size = list(map(self._share_of, events.parts)), events.size
+        else:
+            batch = events if isinstance(events, list) else list(events)
+            shares = [self._encode(log, group, kind) for log, group, kind in self._groups(batch)]
+            size = len(batch)
         stored, refused = 0, []
         for share in shares:
             self._hold(share)
             stored += len(share.keys)
             refused += share.refused
-        ticket = Ticket(
-            self._next_ticket, stored, len(batch) - stored - len(refused), tuple(refused)
-        )
+        ticket = Ticket(self._next_ticket, stored, size - stored - len(refused), tuple(refused))
         self._next_ticket += 1
         self._tickets.append(ticket)
         return ticket
@@ -284,6 +285,19 @@ class WAL:
         refused = [Refusal(group[i], why) for i, why in bad.items()]
         return _Share(log, frames, [keys[i] for i in good], refused)
 
+    def _share_of(self, part: StreamPart) -> _Share:
+        """A producer-encoded part: its payload framed as is when all its events are fresh, else
+        only the fresh items (raw msgpack, not decoded to events) re-encoded."""
+        log = self._logs.get(part.stream) or self._new_log(part.stream)
+        fresh = log.dedup.fresh(part.keys)
+        if fresh is None:
+            return _Share(log, [records.encode(part.payload)], part.keys, [])
+        if not fresh:
+            return _Share(log, [], [], [])
+        items = _PAYLOADS.decode(part.payload)
+        frames = records.encode_frames([items[i] for i in fresh])
+        return _Share(log, frames, [part.keys[i] for i in fresh], [])
+
     def _hold(self, share: _Share) -> None:
         if not share.frames:
             return
@@ -295,35 +309,21 @@ class WAL:
         self.pending_bytes += size
 
     def _groups(self, batch: list[Event]) -> list[tuple[_Log, list[Event], type | None]]:
-        """The batch split by stream, in order, with the events' type where a group has one.
-        A batch of one type, venue and symbol (the usual case) is recognised with C-level maps."""
-        if not batch:
-            return []
-        first = batch[0]
-        if (
-            not isinstance(first, Gap)
-            and len(set(map(type, batch))) == 1
-            and len(set(map(_VENUE, batch))) == 1
-            and len(set(map(_SYMBOL, batch))) == 1
-        ):
-            return [(self._route_of(first), batch, type(first))]
-        groups: dict[Stream, tuple[_Log, list[Event]]] = {}
-        for event in batch:
-            log = self._route_of(event)
-            groups.setdefault(log.stream, (log, []))[1].append(event)
-        return [(log, group, None) for log, group in groups.values()]
+        """The batch split by stream (see `encoded.split_by_stream`), with each stream's log."""
+        return [
+            (self._logs.get(stream) or self._new_log(stream), group, kind)
+            for stream, group, kind in split_by_stream(batch, self._stream_of)
+        ]
 
-    def _route_of(self, event: Event) -> _Log:
-        return self._route.get((type(event), event.venue, event.symbol)) or self._log_for(event)
-
-    def _log_for(self, event: Event) -> _Log:
-        """The event's stream log (created if new); cached by type/venue/symbol except for Gaps,
-        whose family depends on their `stream` field."""
-        stream = stream_of(event)
-        log = self._logs.get(stream) or self._new_log(stream)
-        if not isinstance(event, Gap):
-            self._route[(type(event), event.venue, event.symbol)] = log
-        return log
+    def _stream_of(self, event: Event) -> Stream:
+        """`stream_of`, cached by type/venue/symbol except for Gaps, whose family depends on
+        their `stream` field."""
+        stream = self._route.get((type(event), event.venue, event.symbol))
+        if stream is None:
+            stream = stream_of(event)
+            if not isinstance(event, Gap):
+                self._route[(type(event), event.venue, event.symbol)] = stream
+        return stream
 
     def _new_log(self, stream: Stream) -> _Log:
         log = _Log(
