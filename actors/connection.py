@@ -20,6 +20,7 @@ from opentelemetry.trace import NoOpTracer, Tracer
 from websockets.asyncio.client import ClientConnection, connect
 
 from actors.telemetry import NO_TRACER, provider_receive
+from mdc.backoff import Backoff
 from mdc.errors import CollectorError, MalformedMessage, is_retryable
 from mdc.events import Event, Trade
 from mdc.venues.base import HttpGet, Phase, Reconnect, SendText, Session
@@ -29,16 +30,8 @@ log = logging.getLogger(__name__)
 EventSink = Callable[[list[Event]], Awaitable[None]]
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with full jitter, reset after a connection that stayed up."""
-
-    initial_s: float = 0.2
-    maximum_s: float = 10.0
-    factor: float = 2.0
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        return rng.uniform(0, min(self.maximum_s, self.initial_s * self.factor**attempt))
+RECONNECT_BACKOFF = Backoff(initial=0.2, maximum=10.0)
+"""Reconnects and REST retries; reset after a connection that stayed up."""
 
 
 BACKFILL_DRAIN_S = 10.0
@@ -87,7 +80,7 @@ class VenueConnection:
         self.session = session
         self.endpoint = endpoint
         self.sink = sink
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or RECONNECT_BACKOFF
         self.rng = rng or random.Random()
         self.stats = ConnectionStats()
         self.on_malformed = on_malformed

@@ -7,6 +7,7 @@ import random
 from collections import deque
 from dataclasses import dataclass
 
+from mdc.backoff import Backoff
 from mdc.errors import ConfigError
 
 
@@ -22,11 +23,17 @@ class RestartPolicy:
     """An actor that does not answer a ping within this is hung: it is killed and restarted."""
     ping_every_s: float = 1.0
 
+    @property
+    def backoff(self) -> Backoff:
+        """Equal jitter: a restarted child never comes back at once, nor all at one instant."""
+        return Backoff(self.backoff_initial_s, self.backoff_max_s, floor=0.5)
+
     def __post_init__(self) -> None:
         if self.max_restarts < 0 or self.window_s <= 0:
             raise ConfigError("restart policy: max_restarts must be >= 0 and window_s > 0")
         if self.ping_timeout_s <= 0 or self.ping_every_s <= 0:
             raise ConfigError("restart policy: ping_timeout_s and ping_every_s must be > 0")
+        _ = self.backoff  # its bounds are checked now, not at the first restart
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,5 +65,4 @@ class RestartTracker:
         self.recent.append(now_s)
         self.total += 1
         attempt = len(self.recent)
-        ceiling = min(self.policy.backoff_max_s, self.policy.backoff_initial_s * 2 ** (attempt - 1))
-        return Restart(self.rng.uniform(ceiling / 2, ceiling), attempt)
+        return Restart(self.policy.backoff.delay(attempt - 1, self.rng), attempt)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from mdc.backoff import Backoff
 from mdc.errors import ConfigError
 
 
@@ -22,11 +23,15 @@ class RetryPolicy:
         if self.base_ns <= 0 or self.cap_ns < self.base_ns or self.max_attempts < 1:
             raise ConfigError("retry policy: need 0 < base_ns <= cap_ns and max_attempts >= 1")
 
+    @property
+    def backoff(self) -> Backoff:
+        return Backoff(self.base_ns, self.cap_ns)
+
     def ceiling_ns(self, attempts: int) -> int:
-        return min(self.cap_ns, self.base_ns << min(attempts, 62))
+        return round(self.backoff.ceiling(attempts))
 
     def delay_ns(self, attempts: int, rng: random.Random) -> int:
-        return rng.randint(0, self.ceiling_ns(attempts))
+        return round(self.backoff.delay(attempts, rng))
 
     def parks(self, attempts: int) -> bool:
         return attempts >= self.max_attempts
