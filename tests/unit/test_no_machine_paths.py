@@ -50,5 +50,6 @@ def test_no_tracked_file_names_a_machine_path() -> None:
 def test_the_check_sees_a_planted_path(tmp_path: Path) -> None:
     """The scan catches the defect it exists for: a fixed path into one machine's virtualenv."""
     planted = tmp_path / "test_planted.py"
-    planted.write_text('import os\nMDC = os.environ.get("MDC_BIN", "/work/venv/bin/mdc")\n')
-    assert offending_lines(planted, forbidden()) == ["2: /work/"]
+    venv_mdc = f"{MACHINE_ROOTS[0]}venv/bin/mdc"  # built here, so this file names no such path
+    planted.write_text(f'import os\nMDC = os.environ.get("MDC_BIN", "{venv_mdc}")\n')
+    assert offending_lines(planted, forbidden()) == [f"2: {MACHINE_ROOTS[0]}"]
