@@ -105,14 +105,12 @@ class StorageWriterActor:
         if not self._waiting:  # a retry commits too: never while others' events are pending
             self._retry_dead_letters()
         if self._refused is not None:  # stored before the refused ones, it would overtake them
-            self._waiting.append((batch, Ticket(0, 0, 0), future))
-            self._fail(self._refused)
+            self._fail_with(batch, future, self._refused)
             return
         try:
             ticket = self.store.submit(batch.for_store(), time.time_ns())
         except StorageError as exc:  # a commit of a full buffer failed: all pending did
-            self._waiting.append((batch, Ticket(0, 0, 0), future))
-            self._fail(exc)
+            self._fail_with(batch, future, exc)
         else:
             try:
                 self._dead_letter_refused(ticket)
@@ -141,6 +139,11 @@ class StorageWriterActor:
             self.stats["stored"] += ticket.stored
             self.stats["duplicates"] += ticket.duplicates
             future.set_result((batch.producer, batch.seq, ticket.stored, ticket.duplicates))
+
+    def _fail_with(self, batch: EventBatch, future: asyncio.Future, error: StorageError) -> None:
+        """`batch` was not taken: it fails with everything pending (see `_fail`)."""
+        self._waiting.append((batch, Ticket(0, 0, 0), future))
+        self._fail(error)
 
     def _fail(self, error: StorageError) -> None:
         """The store rolled back everything pending: each waiting batch goes to the dead letter

@@ -191,6 +191,11 @@ class InOrder:
 T = TypeVar("T")
 
 
+def _life_of(batch: EventBatch) -> tuple[str, int]:
+    """A producer life: its name and the incarnation stamped when it was made."""
+    return batch.producer, batch.incarnation
+
+
 @dataclass
 class _Life(Generic[T]):
     next_seq: int
@@ -241,18 +246,18 @@ class ProducerOrder(Generic[T]):
 
     def rewind(self, batch: EventBatch) -> None:
         """`batch` was handed on but refused: the life's later batches wait for its resend."""
-        life = self.lives.get((batch.producer, batch.incarnation))
+        life = self.lives.get(_life_of(batch))
         if life is not None:
             life.next_seq = min(life.next_seq, batch.seq)
 
     def blocked(self, batch: EventBatch) -> bool:
         """Whether an earlier batch of its life was refused after this one was handed on with
         it: kept now (stored, dead-lettered), this one would overtake that one."""
-        life = self.lives.get((batch.producer, batch.incarnation))
+        life = self.lives.get(_life_of(batch))
         return life is not None and batch.seq > life.next_seq
 
     def _life(self, batch: EventBatch, acked_below: int) -> _Life[T]:
-        key = (batch.producer, batch.incarnation)
+        key = _life_of(batch)
         life = self.lives.get(key)
         if life is None:
             life = self.lives[key] = _Life(acked_below)

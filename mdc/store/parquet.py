@@ -250,8 +250,7 @@ class ParquetProjection:
             directory = part.path(self.root)
             os.makedirs(directory, exist_ok=True)
             path = os.path.join(directory, f"{first:020d}.parquet")
-            pq.write_table(to_arrow(spec, rows), path + ".tmp", compression="zstd")
-            os.replace(path + ".tmp", path)
+            _write_chunk_file(to_arrow(spec, rows), path)
             touched.add(part)
         return touched
 
@@ -292,5 +291,10 @@ def _cut(path: str, seq: int, aside: Aside) -> None:
         aside.move(path)
         return
     aside.copy(path)
-    pq.write_table(keep, path + ".tmp", compression="zstd")
+    _write_chunk_file(keep, path)
+
+
+def _write_chunk_file(table: pa.Table, path: str) -> None:
+    """Written aside then renamed, so a query never reads half a chunk file."""
+    pq.write_table(table, path + ".tmp", compression="zstd")
     os.replace(path + ".tmp", path)
