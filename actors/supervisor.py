@@ -33,7 +33,7 @@ from actors.telemetry import TRACES_FILE_ENV
 from actors.writer import StorageWriterActor
 from mdc.batching import BatchPolicy, EventBatch
 from mdc.events import Status
-from mdc.supervision import Escalate, RestartPolicy, RestartTracker
+from mdc.supervision import ChildState, Escalate, RestartPolicy, RestartTracker, checked_move
 
 log = logging.getLogger(__name__)
 Kind = Literal["writer", "books", "provider"]
@@ -51,11 +51,17 @@ class Child:
     venue: str
     tracker: RestartTracker
     handle: ActorHandle | None = None
-    state: str = "starting"
+    state: ChildState = ChildState.STARTING
+    """Changed only through `move_to`, so every move is checked against the one table."""
     last_ping: dict = field(default_factory=dict)
     last_error: str = ""
     restart_errors: int = 0
     """Errors raised while restarting it (each counts as one more failure, by the policy)."""
+    restart: asyncio.Task | None = None
+    """Its restart in progress (until its peers are rewired): at most one at a time."""
+
+    def move_to(self, state: ChildState) -> None:
+        self.state = checked_move(self.state, state, f"supervisor child {self.name}")
 
 
 class Supervisor:
@@ -123,7 +129,7 @@ class Supervisor:
     def status(self) -> dict[str, dict]:
         return {
             name: {
-                "state": c.state,
+                "state": c.state.value,
                 "restarts": c.tracker.total,
                 "error": c.last_error,
                 "restart errors": c.restart_errors,
@@ -150,15 +156,19 @@ class Supervisor:
     def _gave_up(self, child: Child, failure: str) -> None:
         """Restarting would only repeat the failure (a rejected API key): marked failed, kept
         alive so that a stop still drains what it sent (its own Status event says what to fix)."""
-        child.state = "failed"
+        child.move_to(ChildState.FAILED)
         child.last_error = failure
         log.error("mdc supervisor: %s failed for good, not restarted: %s", child.name, failure)
 
     def _recover_later(self, child: Child, reason: str) -> None:
         """Restart in a task of its own: one child's backoff must not hold up the pings of the
-        others (a writer hanging while a provider waited out its backoff went unnoticed)."""
-        child.state = "restarting"
-        task = asyncio.create_task(self._recover(child, reason))
+        others (a writer hanging while a provider waited out its backoff went unnoticed). One
+        restart per child at a time: two at once counted one failure twice and leaked an actor."""
+        if child.restart is not None and not child.restart.done():
+            return  # a ping of the new incarnation failed while its restart rewires its peers:
+            # that restart ends first; the next ping finds the child dead again if it still is
+        child.move_to(ChildState.RESTARTING)
+        task = child.restart = asyncio.create_task(self._recover(child, reason))
         self._restarts.add(task)
         task.add_done_callback(self._restarts.discard)
 
@@ -166,7 +176,7 @@ class Supervisor:
         """The outermost boundary of one child's restart: an error in it (a peer gone meanwhile,
         a name not released yet) is counted, logged and taken as one more failure of that child,
         so the policy retries or escalates; none reaches the watch loop."""
-        while child.state == "restarting":
+        while child.state is ChildState.RESTARTING:
             try:
                 await self._on_failure(child, reason)
             except Exception as exc:
@@ -178,7 +188,9 @@ class Supervisor:
         child.last_error = reason
         # Decided before anything that may raise: retries after errors stay bounded by the policy.
         decision = child.tracker.on_failure(time.monotonic())
-        child.state = "failed" if isinstance(decision, Escalate) else "restarting"
+        child.move_to(
+            ChildState.FAILED if isinstance(decision, Escalate) else ChildState.RESTARTING
+        )
         if child.handle is not None:
             ray.kill(child.handle, no_restart=True)
         if isinstance(decision, Escalate):
@@ -207,7 +219,7 @@ class Supervisor:
         elif child.kind == "books":
             await self._start_books(child.venue)
             provider = self.children[f"provider:{child.venue}"]
-            if provider.state == "running":
+            if provider.state is ChildState.RUNNING:
                 await self._call(provider, "set_books", self.policy.ping_timeout_s, child.handle)
                 await self._call(
                     child, "set_provider", self.policy.ping_timeout_s, provider.handle, True
@@ -221,7 +233,7 @@ class Supervisor:
         status = Status(child.venue, "", now, now, "failed", detail)
         batch = EventBatch("supervisor", self._status_seq, [status], now)
         writer = self.children["writer"]
-        if writer.state == "running":
+        if writer.state is ChildState.RUNNING:
             await self._call(writer, "append", self.policy.ping_timeout_s, batch)
 
     # -- starting children ----------------------------------------------------------------
@@ -232,7 +244,7 @@ class Supervisor:
             self.data_dir, self.writer_faults
         )
         await _as_future(child.handle.ping.remote())
-        child.state = "running"
+        child.move_to(ChildState.RUNNING)
 
     async def _start_books(self, venue: str) -> None:
         child = self.children[f"books:{venue}"]
@@ -249,7 +261,7 @@ class Supervisor:
                     raise
                 await asyncio.sleep(0.1)
         await _as_future(child.handle.ping.remote())
-        child.state = "running"
+        child.move_to(ChildState.RUNNING)
 
     async def _start_provider(self, venue: str, resync_books: bool = False) -> None:
         child = self.children[f"provider:{venue}"]
@@ -259,8 +271,8 @@ class Supervisor:
             self.runs[venue], self._writer(), books.handle, self.batch, resume
         )
         await _as_future(child.handle.start.remote())
-        child.state = "running"
-        if books.state == "running":
+        child.move_to(ChildState.RUNNING)
+        if books.state is ChildState.RUNNING:
             await self._call(
                 books, "set_provider", self.policy.ping_timeout_s, child.handle, resync_books
             )
@@ -277,7 +289,9 @@ class Supervisor:
         return [c for c in self.children.values() if c.kind == kind and c.handle is not None]
 
     def _running(self, *kinds: str) -> list[Child]:
-        return [c for c in self.children.values() if c.kind in kinds and c.state == "running"]
+        return [
+            c for c in self.children.values() if c.kind in kinds and c.state is ChildState.RUNNING
+        ]
 
     async def _call(self, child: Child, method: str, timeout_s: float, *args: object) -> object:
         """A call whose failure is the watch loop's business, not the caller's."""

@@ -28,7 +28,7 @@ from mdc.config import load_config
 from mdc.simulator.config import SimulatorConfig
 from mdc.simulator.server import Simulator
 from mdc.store import Store
-from mdc.supervision import RestartPolicy
+from mdc.supervision import ChildState, RestartPolicy
 from mdc.verify import VerifyReport, load_truth, verify_store
 
 FAST_POLICY = RestartPolicy(
@@ -200,7 +200,9 @@ def all_running(supervisor: Supervisor) -> Predicate:
     """Every child running, or failed for good (escalated): nothing is still restarting."""
 
     async def check() -> bool:
-        return all(c.state in ("running", "failed") for c in supervisor.children.values())
+        return all(
+            c.state in (ChildState.RUNNING, ChildState.FAILED) for c in supervisor.children.values()
+        )
 
     return check
 
@@ -208,7 +210,7 @@ def all_running(supervisor: Supervisor) -> Predicate:
 async def _provider_messages(supervisor: Supervisor) -> dict[str, int]:
     counts = {}
     for child in supervisor.children.values():
-        if child.kind == "provider" and child.state == "running":
+        if child.kind == "provider" and child.state is ChildState.RUNNING:
             with contextlib.suppress(RayActorError):
                 ping = await ping_child(supervisor, child.name)
                 counts[child.name] = ping["messages"] if ping["phase"] == "streaming" else -1

@@ -1,14 +1,54 @@
 """Restart policy, OTP style: restart with backoff and jitter, at most R restarts in T seconds,
-then escalate. Pure logic: time and randomness come in as arguments."""
+then escalate; and the states a supervised child moves through. Pure logic: time and randomness
+come in as arguments."""
 
 from __future__ import annotations
 
+import enum
 import random
 from collections import deque
 from dataclasses import dataclass
 
 from mdc.backoff import Backoff
-from mdc.errors import ConfigError
+from mdc.errors import ConfigError, IllegalTransition
+
+
+class ChildState(enum.Enum):
+    """Where a supervised child is; the values are what the status panel and pings show."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    RESTARTING = "restarting"
+    FAILED = "failed"
+
+
+TRANSITIONS: dict[ChildState, frozenset[ChildState]] = {
+    ChildState.STARTING: frozenset({ChildState.RUNNING}),
+    ChildState.RUNNING: frozenset(
+        {
+            ChildState.RESTARTING,  # its ping timed out or raised
+            ChildState.FAILED,  # it gave up by itself (a failure no retry can fix)
+        }
+    ),
+    ChildState.RESTARTING: frozenset(
+        {
+            ChildState.RUNNING,  # started again
+            ChildState.FAILED,  # the restart intensity was exceeded
+            ChildState.RESTARTING,  # each restart attempt (and retry after an error) re-enters it
+        }
+    ),
+    ChildState.FAILED: frozenset(),
+}
+"""Every move the supervisor makes, in one place, so a new path that breaks the lifecycle fails
+loudly instead of leaving a child in a state nothing watches. FAILED is final (the supervisor
+runs one restart per child at a time). Stopping moves none: a stopped child keeps its state."""
+
+
+def checked_move(current: ChildState, wanted: ChildState, who: str) -> ChildState:
+    """`wanted` if the table allows the move from `current`; a move outside it is our own bug."""
+    if wanted not in TRANSITIONS[current]:
+        raise IllegalTransition(who, current, wanted)
+    return wanted
 
 
 @dataclass(frozen=True)

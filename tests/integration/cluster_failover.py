@@ -13,6 +13,7 @@ from ray.cluster_utils import Cluster
 
 from actors.runtime import RAY_ENV_DEFAULTS
 from actors.supervisor import PROVIDER_RESOURCE, WRITER_RESOURCE
+from mdc.supervision import ChildState
 from tests.integration.collector import collect, wait_until
 
 RESULT_PREFIX = "MDC-RESULT "
@@ -46,7 +47,7 @@ def main() -> int:
         cluster.remove_node(victim, allow_graceful=False)
 
         async def moved() -> bool:
-            if provider.state != "running" or provider.tracker.total < 1:
+            if provider.state is not ChildState.RUNNING or provider.tracker.total < 1:
                 return False
             ping = await asyncio.wrap_future(provider.handle.ping.remote().future())
             seen["node_after"] = ping["node"]

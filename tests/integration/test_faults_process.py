@@ -13,6 +13,7 @@ from chaos.faults.crash_mid_write import CrashMidWrite
 from chaos.faults.hang_actor import HangActor
 from chaos.faults.kill_actor import KillActor
 from mdc.simulator.server import Simulator
+from mdc.supervision import ChildState
 from tests.integration.collector import collect, wait_until
 
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_runtime")]
@@ -21,7 +22,7 @@ pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_runtime")]
 def _restarted(supervisor: Supervisor, name: str, times: int = 1):
     async def check() -> bool:
         child = supervisor.children[name]
-        return child.tracker.total >= times and child.state == "running"
+        return child.tracker.total >= times and child.state is ChildState.RUNNING
 
     return check
 

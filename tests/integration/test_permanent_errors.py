@@ -19,6 +19,7 @@ from mdc.config import load_config
 from mdc.simulator.config import SimulatorConfig
 from mdc.simulator.server import Simulator
 from mdc.store import Store
+from mdc.supervision import ChildState
 
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_runtime")]
 
@@ -58,7 +59,7 @@ async def collect_with_rest_answering(status: int, data_dir: str) -> tuple[dict,
         watcher = asyncio.create_task(supervisor.watch(stop))
 
         async def provider_failed() -> bool:
-            return supervisor.children["provider:binance"].state == "failed"
+            return supervisor.children["provider:binance"].state is ChildState.FAILED
 
         try:
             await wait_until(provider_failed, 20, "provider:binance marked failed")

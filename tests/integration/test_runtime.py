@@ -12,6 +12,7 @@ import ray
 from actors.supervisor import Supervisor
 from mdc.simulator.server import Simulator
 from mdc.store import Store
+from mdc.supervision import ChildState
 from tests.integration.collector import FAST_POLICY, collect, wait_until
 
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_runtime")]
@@ -66,10 +67,14 @@ def test_hung_provider_is_detected_killed_and_restarted(tmp_path):
 def test_restart_intensity_exceeded_marks_the_provider_failed(tmp_path):
     async def scenario(supervisor: Supervisor, sim: Simulator) -> None:
         for _ in range(FAST_POLICY.max_restarts + 1):
-            await wait_until(_state(supervisor, "provider:binance", "running"), 20, "running")
+            await wait_until(
+                _state(supervisor, "provider:binance", ChildState.RUNNING), 20, "running"
+            )
             await kill(supervisor, "provider:binance", "SIGKILL")
             await wait_until(_not_running(supervisor, "provider:binance"), 20, "death noticed")
-        await wait_until(_state(supervisor, "provider:binance", "failed"), 20, "escalation")
+        await wait_until(
+            _state(supervisor, "provider:binance", ChildState.FAILED), 20, "escalation"
+        )
 
     # collect() goes on until kraken has stored more: a failed provider stops alone.
     result = asyncio.run(collect(tmp_path, ("binance", "kraken"), scenario))
@@ -85,20 +90,20 @@ def test_restart_intensity_exceeded_marks_the_provider_failed(tmp_path):
 def _restarted(supervisor: Supervisor, name: str):
     async def check() -> bool:
         child = supervisor.children[name]
-        return child.tracker.total >= 1 and child.state == "running"
+        return child.tracker.total >= 1 and child.state is ChildState.RUNNING
 
     return check
 
 
-def _state(supervisor: Supervisor, name: str, state: str):
+def _state(supervisor: Supervisor, name: str, state: ChildState):
     async def check() -> bool:
-        return supervisor.children[name].state == state
+        return supervisor.children[name].state is state
 
     return check
 
 
 def _not_running(supervisor: Supervisor, name: str):
     async def check() -> bool:
-        return supervisor.children[name].state != "running"
+        return supervisor.children[name].state is not ChildState.RUNNING
 
     return check
