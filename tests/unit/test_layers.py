@@ -1,5 +1,8 @@
 """Dependencies point one way: the core package `mdc` imports none of the shells (actors, serve,
-chaos) and never Ray, so it runs and is tested without them (ARCHITECTURE.md, layout)."""
+chaos) and never Ray, so it runs and is tested without them (ARCHITECTURE.md, layout). And the
+core is sans-I/O: no event loop, no clock, no threads, no network library (STYLE.md 1), except
+in the few I/O shells that live inside the package for its layout's sake (the `mdc` CLI and its
+commands, the simulator's servers)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,9 @@ from pathlib import Path
 
 CORE = Path(__file__).resolve().parents[2] / "mdc"
 BANNED = ("actors", "serve", "chaos", "ray")
+IO_MODULES = {"asyncio", "ray", "websockets", "aiohttp", "time", "threading"}
+SHELLS = ("mdc/cli.py", "mdc/commands/", "mdc/simulator/server.py")
+"""Shells inside the package: they carry out what the core decides (argv, sockets, clocks)."""
 
 
 def imported_roots(path: Path) -> set[str]:
@@ -33,3 +39,20 @@ def test_the_check_sees_a_planted_import(tmp_path):
     planted = tmp_path / "planted.py"
     planted.write_text("def f():\n    from serve.auth import parse_key_hash\n")
     assert imported_roots(planted) & set(BANNED) == {"serve"}
+
+
+def test_the_core_outside_its_shells_does_no_io_of_its_own():
+    offenders = {}
+    for path in CORE.rglob("*.py"):
+        name = path.relative_to(CORE.parent).as_posix()
+        if not name.startswith(SHELLS):
+            found = imported_roots(path) & IO_MODULES
+            if found:
+                offenders[name] = sorted(found)
+    assert not offenders
+
+
+def test_the_io_check_sees_a_planted_clock(tmp_path):
+    planted = tmp_path / "planted.py"
+    planted.write_text("import time as clock\nfrom threading import Lock\n")
+    assert imported_roots(planted) & IO_MODULES == {"time", "threading"}
