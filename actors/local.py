@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from actors.connection import Endpoint, VenueConnection
 from mdc.errors import CollectorError
 from mdc.events import Event, Gap, Trade
+from mdc.features import FeatureConfig, FeatureTracker
 from mdc.store import Store
 from mdc.venues.base import Session, SessionConfig
 from mdc.venues.registry import get_venue
@@ -63,8 +64,12 @@ class LocalPipeline:
         *,
         queue_batches: int = 1000,
         max_batch_events: int = 5000,
+        features: FeatureConfig | None = None,
     ) -> None:
+        """`features`: live features too, as the actor runtime computes them (for a like-for-like
+        baseline); nothing reads them here."""
         self.store = store
+        self.features = FeatureTracker(features) if features is not None else None
         self.queue: asyncio.Queue[list[Event]] = asyncio.Queue(maxsize=queue_batches)
         self.max_batch_events = max_batch_events
         self.stats = PipelineStats()
@@ -92,6 +97,9 @@ class LocalPipeline:
                 elif isinstance(event, Gap):
                     stats.gaps += 1
             stats.last_ts_recv = now
+            if self.features is not None:
+                for event in events:
+                    self.features.on_event(event)
             await self.queue.put(events)
 
         return sink

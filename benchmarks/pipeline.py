@@ -43,9 +43,10 @@ from actors.writer import StorageWriterActor
 from mdc.batching import EventBatch
 from mdc.config import load_config
 from mdc.events import Event
+from mdc.features import FeatureConfig
 from mdc.simulator.config import SimulatorConfig
 from mdc.store import AppendResult, Store
-from mdc.supervision import RestartPolicy
+from mdc.supervision import ChildState, RestartPolicy
 
 EXTRA_SYMBOLS = {
     "binance": ("BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT", "ADA-USDT", "DOGE-USDT"),
@@ -105,19 +106,25 @@ def _serve_simulator(config: SimulatorConfig, urls: mp.Queue, stop: mp.Event) ->
 
 
 @contextlib.contextmanager
-def simulator_process(config: SimulatorConfig) -> Iterator[tuple[dict[str, tuple[str, str]], int]]:
-    """The simulator serving in a child process: its URLs and its pid."""
+def serving_process(target: Callable, *args: object, timeout_s: float = 30) -> Iterator[tuple]:
+    """`target(*args, out, stop)` in a spawned child until stop is set: what it put in `out`
+    first (its URLs), and its pid."""
     ctx = mp.get_context("spawn")
-    urls, stop = ctx.Queue(), ctx.Event()
-    process = ctx.Process(target=_serve_simulator, args=(config, urls, stop), daemon=True)
+    out, stop = ctx.Queue(), ctx.Event()
+    process = ctx.Process(target=target, args=(*args, out, stop), daemon=True)
     process.start()
     try:
-        yield urls.get(timeout=30), process.pid
+        yield out.get(timeout=timeout_s), process.pid
     finally:
         stop.set()
         process.join(10)
         if process.is_alive():
             process.kill()
+
+
+def simulator_process(config: SimulatorConfig) -> contextlib.AbstractContextManager:
+    """The simulator serving in a child process: its URLs and its pid."""
+    return serving_process(_serve_simulator, config)
 
 
 def venue_runs(load: Load, urls: dict[str, tuple[str, str]], sim: SimulatorConfig) -> list:
@@ -171,7 +178,8 @@ class _SampledWriter(StorageWriterActor.__ray_actor_class__):
     @ray.method(concurrency_group="io")
     async def append(self, batch: EventBatch) -> tuple[str, int, int, int]:
         acknowledgement = await super().append(batch)
-        self.sampler.record(batch.events, time.time_ns())
+        if batch.seq % SAMPLE_EVERY == 0:  # batches arrive encoded: decoding costs
+            self.sampler.record(batch.decoded(), time.time_ns())
         return acknowledgement
 
     @ray.method(concurrency_group="io")
@@ -191,7 +199,7 @@ class SampledSupervisor(Supervisor):
         placement = _placement(WRITER_RESOURCE)
         child.handle = SampledWriterActor.options(**placement).remote(self.data_dir)
         await _as_future(child.handle.ping.remote())
-        child.state = "running"
+        child.move_to(ChildState.RUNNING)
 
 
 # -- throughput rounds -------------------------------------------------------------------------
@@ -249,7 +257,7 @@ async def measure_window(mode: str, probe: Probe, args) -> Round:
 async def local_round(runs: list[VenueRun], data_dir: str, pids: dict[str, int], args) -> Round:
     with Store.open(data_dir) as store:
         sampled = SampledStore(store)
-        pipeline = LocalPipeline(runs, sampled)
+        pipeline = LocalPipeline(runs, sampled, features=FeatureConfig.default())
         stop = asyncio.Event()
         task = asyncio.create_task(pipeline.run(stop))
 
@@ -375,7 +383,7 @@ async def kill_once(child: Child) -> Recovery:
         return child.tracker.total > restarts
 
     async def restarted() -> bool:
-        return child.state == "running" and child.tracker.total > restarts
+        return child.state is ChildState.RUNNING and child.tracker.total > restarts
 
     await wait_for(noticed, 30, f"the supervisor to notice the {child.name} kill")
     noticed_s = time.monotonic() - killed
@@ -551,11 +559,11 @@ class LogCounter(logging.Handler):
         return id(self)
 
 
-def write_results(section: list[str], path: Path) -> None:
-    """Replace (or append) only the pipeline section of RESULTS.md."""
+def write_results(section: list[str], path: Path, heading: str = RESULTS_HEADING) -> None:
+    """Replace (or append) only that section of RESULTS.md."""
     text = path.read_text() if path.exists() else "# Benchmark results\n"
     lines = text.splitlines()
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == RESULTS_HEADING), None)
+    start = next((i for i, ln in enumerate(lines) if ln.strip() == heading), None)
     if start is None:
         lines += ["", *section]
     else:
@@ -600,6 +608,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=None,
         help="nice value of Ray's worker processes (RAY_worker_niceness; Ray's default is 15)",
+    )
+    parser.add_argument(
+        "--capacity",
+        action="store_true",
+        help="measure capacity with the firehose instead (benchmarks/capacity.py): saturation, "
+        "CPU per stored event, latency at half load, per-stage table",
+    )
+    parser.add_argument(
+        "--tape-seconds",
+        type=float,
+        default=60.0,
+        help="--capacity: model seconds recorded per venue before timing (must outlast a round)",
+    )
+    parser.add_argument(
+        "--stage-seconds", type=float, default=10.0, help="--capacity: model seconds per stage"
     )
     parser.add_argument("--dir", default=None, help="scratch directory (default: a temp dir)")
     parser.add_argument(
@@ -657,15 +680,25 @@ def main(argv: list[str] | None = None) -> int:
     # In the main thread: Ray starts its processes with PR_SET_PDEATHSIG, which Linux fires when
     # the *thread* that started them ends; with ray.init in an executor thread they were SIGKILLed.
     init_ray(None, 2)
+    last = ""
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="mdc-bench-pipeline-") as tmp:
-        section = asyncio.run(run(args, Path(tmp)))
+        if args.capacity:
+            from capacity import CAPACITY_HEADING, run_capacity
+
+            load = Load(tuple(v.strip() for v in args.venues.split(",")), args.symbols, 500.0)
+            section, last = asyncio.run(run_capacity(args, Path(tmp), load))
+            heading = CAPACITY_HEADING
+        else:
+            section, heading = asyncio.run(run(args, Path(tmp))), RESULTS_HEADING
     ray.shutdown()
     print("\n".join(section))
     print("\nproduct log lines (warning and above), by count:")
     for message, count in logs.messages.most_common(10) or [("none", 0)]:
         print(f"  {count:4d}  {message}")
     if args.results:
-        write_results(section, Path(__file__).with_name("RESULTS.md"))
+        write_results(section, Path(__file__).with_name("RESULTS.md"), heading)
+    if last:
+        print(last)
     return 0
 
 

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -21,11 +21,15 @@ from mdc.simulator.control import ControlApi
 from mdc.simulator.driver import VenueDriver
 from mdc.simulator.encoders.base import HandshakeRejected, HttpReply, Session, SessionOutput
 from mdc.simulator.faults import Close, FaultAction, FaultConfig, FaultLink
+from mdc.simulator.firehose import FRAMES_PER_CHUNK, Tape
 from mdc.simulator.truth import VenueTruth
 
 WS_PATH_HINT = {"binance": "/stream", "coinbase": "/", "kraken": "/v2", "alpaca": "/v2/iex"}
 _CLOSE = object()
 SLOW_NOTICE_TIMEOUT_S = 1.0
+FIREHOSE_HIGH_WATER = 1 << 20
+"""Bytes a firehose lets wait in its transport before it waits for the client to read."""
+FIREHOSE_DRAIN_POLL_S = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,3 +263,95 @@ class Simulator:
 
     def stall(self, venue: str, seconds: float, connection: int | None = None) -> list[int]:
         return self.servers[venue].control.stall(seconds, connection)
+
+
+@dataclass(slots=True)
+class FirehoseStats:
+    connections: int = 0
+    frames_sent: int = 0
+    tapes_finished: int = 0
+    frames_per_s: float = 0.0
+    """The pace (0: as fast as the client reads)."""
+
+
+class FirehoseServer:
+    """Replays one pre-encoded tape (`firehose.Tape`) from its start to every websocket client,
+    as fast as the client reads it or at `frames_per_s`; REST is answered as the venue stood at
+    the tape's start. `GET /_firehose` reports FirehoseStats as JSON, `POST
+    /_firehose?frames_per_s=N` sets the pace for the next connections."""
+
+    def __init__(self, tape: Tape, host: str = "127.0.0.1") -> None:
+        self.tape = tape
+        self.host = host
+        self.stats = FirehoseStats()
+        self._runner: web.AppRunner | None = None
+
+    async def start(self, port: int = 0) -> VenueUrls:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, port).start()
+        host, bound = self._runner.addresses[0][:2]
+        base = f"{host}:{bound}"
+        path = WS_PATH_HINT[self.tape.venue]
+        return VenueUrls(f"ws://{base}{path}", f"ws://{base}", f"http://{base}")
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.path == "/_firehose":
+            if request.method == "POST":
+                self.stats.frames_per_s = float(request.query.get("frames_per_s", "0"))
+            return web.json_response(asdict(self.stats))
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await self._websocket(request)
+        return _response(self.tape.rest(request.path, request.query, request.headers))
+
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.stats.connections += 1
+        replies = self.tape.replies
+        streaming: asyncio.Task[None] | None = None
+        try:
+            for frame in replies[0]:
+                await ws.send_str(frame)
+            received = 0
+            if len(replies) == 1:
+                streaming = asyncio.create_task(self._stream(request))
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                received += 1
+                for frame in replies[received] if received < len(replies) else ():
+                    await ws.send_str(frame)
+                if received == len(replies) - 1 and streaming is None:
+                    streaming = asyncio.create_task(self._stream(request))
+        finally:
+            if streaming is not None:
+                streaming.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                    await streaming
+        return ws
+
+    async def _stream(self, request: web.Request) -> None:
+        """Raw writes of whole chunks of frames: the replies went out through `ws` before."""
+        transport = request.transport
+        assert transport is not None
+        loop = asyncio.get_running_loop()
+        pace, started = self.stats.frames_per_s, loop.time()
+        sent = 0
+        for chunk in self.tape.chunks:
+            if transport.is_closing():
+                return
+            transport.write(chunk)
+            sent += FRAMES_PER_CHUNK
+            self.stats.frames_sent += FRAMES_PER_CHUNK
+            ahead = sent / pace - (loop.time() - started) if pace else 0.0
+            await asyncio.sleep(max(0.0, ahead))
+            while transport.get_write_buffer_size() > FIREHOSE_HIGH_WATER:
+                await asyncio.sleep(FIREHOSE_DRAIN_POLL_S)
+        self.stats.tapes_finished += 1
