@@ -92,7 +92,7 @@ def test_only_the_encoding_crosses_a_process_boundary_and_stores_the_same(tmp_pa
     with Store.open(str(tmp_path / "wire")) as store:
         assert store.append(wire.for_store()) == result
     assert _segments(str(tmp_path / "events")) == _segments(str(tmp_path / "wire"))
-    plain = Batcher("p", BatchPolicy())  # batches for in-process consumers keep their events
+    plain = Batcher("p", BatchPolicy())  # unencoded batches keep their events
     plain.add(events, now_ns=0)
     assert pickle.loads(pickle.dumps(plain.take(now_ns=1))).events == events
 
@@ -124,3 +124,25 @@ def test_dedup_keys_of_id_less_events_are_the_same_in_another_process():
         env=env, check=True, timeout=60,
     )  # fmt: skip
     assert other.stdout.decode() == repr(identity_keys(events))
+
+
+def test_a_batch_of_events_crosses_as_msgpack_not_as_pickled_events():
+    """Batches without a WAL encoding (book batches, a supervisor's status) cross as one msgpack
+    string: cloudpickle of the events cost the provider about 15 µs per event."""
+    events = _mixed(random.Random(5))
+    batcher = Batcher("p", BatchPolicy())
+    batcher.add(events, now_ns=0)
+    batch = batcher.take(now_ns=1)
+    shipped = pickle.dumps(batch)
+    assert b"mdc.events" not in shipped
+    wire = pickle.loads(shipped)
+    assert wire == batch and wire.events == events
+
+
+def test_a_batch_of_events_that_msgpack_refuses_still_crosses_whole():
+    evs = trades(random.Random(9), 4)
+    bad = msgspec.structs.replace(evs[1], trade_id=10**40)
+    batcher = Batcher("p", BatchPolicy())
+    batcher.add([evs[0], bad, *evs[2:]], now_ns=0)
+    wire = pickle.loads(pickle.dumps(batcher.take(now_ns=1)))
+    assert wire.events == [evs[0], bad, *evs[2:]]
