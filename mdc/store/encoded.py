@@ -77,8 +77,15 @@ def split_by_stream(
     ):
         return [(route(first), events, type(first))]
     groups: dict[Stream, list[Event]] = {}
+    known: dict[tuple[type, str, str], Stream] = {}  # an event's stream, but a Gap's, is this key's
     for event in events:
-        groups.setdefault(route(event), []).append(event)
+        kind = type(event)
+        if kind is Gap:
+            stream = route(event)
+        else:
+            key = (kind, event.venue, event.symbol)
+            stream = known.get(key) or known.setdefault(key, route(event))
+        groups.setdefault(stream, []).append(event)
     return [(stream, group, None) for stream, group in groups.items()]
 
 
