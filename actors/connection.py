@@ -92,6 +92,7 @@ class VenueConnection:
         self._pending_http: set[asyncio.Task] = set()
         self._reconnect_reason = ""
         self._http_failures_in_a_row = 0
+        self._last_frame_at = 0.0
 
     @property
     def stopping(self) -> bool:
@@ -167,21 +168,36 @@ class VenueConnection:
         """REST requests in flight are not tied to the websocket: a backfill started before a
         disconnect must finish (cancelling it lost the gap's trades for good)."""
         self._reconnect_reason = ""
-        while True:
-            await self.carry_out()
-            if self._reconnect_reason:
-                return self._reconnect_reason
-            try:
-                frame = await asyncio.wait_for(ws.recv(), self.endpoint.silence_timeout_s)
-            except TimeoutError:
-                return f"no message for {self.endpoint.silence_timeout_s}s"
-            except websockets.ConnectionClosed as exc:
-                return self._reconnect_reason or f"connection closed: {exc}"
-            data = frame.encode() if isinstance(frame, str) else frame
-            self.stats.messages += 1
-            await self._receive(data)
-            if self.session.phase is Phase.FAILED:
-                return "venue rejected the session"
+        loop = asyncio.get_running_loop()
+        self._last_frame_at = loop.time()
+        watchdog = asyncio.create_task(self._close_when_silent(ws))
+        try:
+            while True:
+                await self.carry_out()
+                if self._reconnect_reason:
+                    return self._reconnect_reason
+                try:
+                    frame = await ws.recv()
+                except websockets.ConnectionClosed as exc:
+                    return self._reconnect_reason or f"connection closed: {exc}"
+                self._last_frame_at = loop.time()
+                data = frame.encode() if isinstance(frame, str) else frame
+                self.stats.messages += 1
+                await self._receive(data)
+                if self.session.phase is Phase.FAILED:
+                    return "venue rejected the session"
+        finally:
+            watchdog.cancel()
+
+    async def _close_when_silent(self, ws: ClientConnection) -> None:
+        """One timer per connection, not one per frame (a timeout around every `recv` cost the
+        provider more than the websocket read itself): a silent venue is disconnected."""
+        timeout_s = self.endpoint.silence_timeout_s
+        loop = asyncio.get_running_loop()
+        while (idle := loop.time() - self._last_frame_at) < timeout_s:
+            await asyncio.sleep(timeout_s - idle)
+        self._reconnect_reason = f"no message for {timeout_s}s"
+        await ws.close()
 
     async def _receive(self, data: bytes) -> None:
         tracer = self.tracer if self.trace_frame() else NO_TRACER
