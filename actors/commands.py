@@ -196,8 +196,7 @@ async def _collect(args: argparse.Namespace, config: CollectorConfig) -> int:
 @contextlib.asynccontextmanager
 async def _endpoints(config, args: argparse.Namespace, stop: StopSignal) -> AsyncIterator[list]:
     """Venue runs with real endpoints; simulated venues get a simulator started here."""
-    from actors.connection import Endpoint
-    from actors.local import VenueRun
+    from actors.connection import Endpoint, VenueRun
     from mdc.simulator.config import SimulatorConfig
     from mdc.simulator.server import Simulator
 

@@ -23,7 +23,7 @@ from actors.telemetry import NO_TRACER, provider_receive
 from mdc.backoff import Backoff
 from mdc.errors import CollectorError, MalformedMessage, is_retryable
 from mdc.events import Event, Trade
-from mdc.venues.base import HttpGet, Phase, Reconnect, SendText, Session
+from mdc.venues.base import HttpGet, Phase, Reconnect, SendText, Session, SessionConfig
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,15 @@ class Endpoint:
     silence_timeout_s: float = 30.0
     open_timeout_s: float = 10.0
     max_frame_bytes: int = 8 * 2**20
+
+
+@dataclass(frozen=True)
+class VenueRun:
+    """One venue connection to run: which venue, its session settings, where to connect."""
+
+    venue: str
+    session: SessionConfig
+    endpoint: Endpoint
 
 
 @dataclass

@@ -15,22 +15,15 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from actors.connection import Endpoint, VenueConnection
+from actors.connection import VenueConnection, VenueRun
 from mdc.errors import CollectorError
 from mdc.events import Event, Gap, Trade
 from mdc.features import FeatureConfig, FeatureTracker
 from mdc.store import Store
-from mdc.venues.base import Session, SessionConfig
+from mdc.venues.base import Session
 from mdc.venues.registry import get_venue
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class VenueRun:
-    venue: str
-    session: SessionConfig
-    endpoint: Endpoint
 
 
 @dataclass

@@ -17,8 +17,7 @@ import ray
 from ray.actor import ActorHandle
 from ray.exceptions import RayActorError, RayTaskError
 
-from actors.connection import BACKFILL_DRAIN_S, VenueConnection
-from actors.local import VenueRun
+from actors.connection import BACKFILL_DRAIN_S, VenueConnection, VenueRun
 from actors.producer import Producer
 from actors.telemetry import NO_TRACER, collector_process, flush_tracing, setup_tracing
 from mdc.batching import Batcher, BatchPolicy, EventBatch

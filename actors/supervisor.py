@@ -27,7 +27,7 @@ from ray.actor import ActorHandle
 from ray.exceptions import RayActorError
 
 from actors.books import BOOKS_ACTOR_TEMPLATE, BookActor
-from actors.local import VenueRun
+from actors.connection import VenueRun
 from actors.provider import ProviderActor
 from actors.telemetry import TRACES_FILE_ENV
 from actors.writer import StorageWriterActor

@@ -26,8 +26,7 @@ import ray
 from firehose_tapes import TapeSummary, record_tape, serve_tapes
 from pipeline import Load, Round, local_round, ms, percentile, ray_round, serving_process
 
-from actors.connection import Endpoint
-from actors.local import VenueRun
+from actors.connection import Endpoint, VenueRun
 from mdc.config import load_config
 from mdc.simulator.firehose import Tape
 from mdc.venues.base import SessionConfig

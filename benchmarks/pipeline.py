@@ -34,8 +34,8 @@ from pathlib import Path
 import ray
 from tracing_cost import overhead_us_per_event
 
-from actors.connection import Endpoint
-from actors.local import LocalPipeline, VenueRun
+from actors.connection import Endpoint, VenueRun
+from actors.local import LocalPipeline
 from actors.runtime import init_ray
 from actors.supervisor import WRITER_RESOURCE, Child, Supervisor, _as_future, _placement
 from actors.telemetry import TRACES_FILE_ENV

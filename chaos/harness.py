@@ -20,8 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ray.exceptions import RayActorError
 
 from actors.commands import write_truth
-from actors.connection import Endpoint
-from actors.local import VenueRun
+from actors.connection import Endpoint, VenueRun
 from actors.supervisor import Supervisor
 from chaos.faults.proxied import ToxiproxyAPI
 from mdc.config import load_config

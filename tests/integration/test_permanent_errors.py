@@ -11,8 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from actors.connection import Endpoint
-from actors.local import VenueRun
+from actors.connection import Endpoint, VenueRun
 from actors.supervisor import Supervisor
 from chaos.harness import FAST_POLICY, wait_until
 from mdc.config import load_config
