@@ -9,7 +9,10 @@ records after `seq`: identical to the full replay.
 
 Checkpoints are taken, when the book is in sync, at the first record of each new `interval_ns`
 of receive time or after `every_events` records, whichever comes first: a function of the stream
-alone, so refreshing incrementally and rebuilding produce the same files.
+alone, so refreshing incrementally and rebuilding produce the same files. A refresh follows the
+book streams that have new records (`follow.py`), each from its latest checkpoint (restored) or
+its start, in batches of `batch_events`: the follower keeps each stream's stored order, so how
+the streams interleave changes nothing.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from mdc.book import Book
 from mdc.errors import ConfigError
 from mdc.events import BookSnapshot, Event, from_msgpack, to_msgpack
 from mdc.store import records
-from mdc.store.projection import Aside, ProjectionState, atomic_write, pending_ranges
-from mdc.store.streams import Stream
+from mdc.store.follow import Follower, Position
+from mdc.store.projection import Aside, ProjectionState, atomic_write
+from mdc.store.streams import Stream, StreamFilter
 from mdc.store.wal import WAL
 
 SUFFIX = ".ckpt"
@@ -84,6 +88,17 @@ class BookAt:
     ts_event: int = 0
 
 
+@dataclass(slots=True)
+class _Progress:
+    """A book stream being checkpointed: its live sync, the largest ts_recv it was fed, the
+    `interval_ns` bucket of the last checkpoint (None: none yet) and the records fed since."""
+
+    sync: BookSyncLike
+    max_ts: int
+    bucket: int | None
+    count: int = 0
+
+
 class CheckpointProjection:
     def __init__(
         self,
@@ -91,11 +106,13 @@ class CheckpointProjection:
         book_sync: BookSyncFactory,
         interval_ns: int = 60 * 1_000_000_000,
         every_events: int = 10_000,
+        batch_events: int = 20_000,
     ) -> None:
         self.root = os.path.join(data_dir, "checkpoints")
         self.book_sync = book_sync
         self.interval_ns = interval_ns
         self.every_events = every_events
+        self.batch_events = batch_events  # what one follower batch holds in memory
 
     def names(self, stream: Stream) -> list[str]:
         directory = os.path.join(self.root, stream.dirname)
@@ -126,12 +143,48 @@ class CheckpointProjection:
     def refresh(self, wal: WAL) -> int:
         """Checkpoint every book stream up to its durable end; returns how many were written."""
         state = ProjectionState.load(self.root)
+        books: dict[Stream, _Progress] = {}
+        starts: dict[Stream, int] = {}
+        for stream, end in sorted(wal.positions().items()):
+            if stream.family == "book" and state.positions.get(stream, 0) < end:
+                last = self.latest(stream)
+                max_ts = last.max_ts_recv if last else -1
+                bucket = max_ts // self.interval_ns if last else None
+                books[stream] = _Progress(self.restore(stream, last), max_ts, bucket)
+                starts[stream] = last.seq + 1 if last else 0
         written = 0
-        for stream, _, stop in pending_ranges(wal, state, ("book",)):
-            written += self._refresh_stream(wal, stream, stop)
-            state.positions[stream] = stop
-            state.save(self.root)
+        only = StreamFilter(families=("book",), streams=set(books))
+        with Follower(wal, Position.of(starts), only) as follower:
+            while batch := follower.next_batch(self.batch_events):
+                for (stream, seq), event in batch.items:
+                    written += self._feed(stream, books[stream], seq, event)
+                self._save(state, follower.position)
+            self._save(state, follower.position)  # past holes at the end
         return written
+
+    def _feed(self, stream: Stream, book: _Progress, seq: int, event: Event) -> int:
+        """Apply one record; checkpoint after it if one is due (returns how many were written)."""
+        book.sync.on_event(event)
+        book.max_ts, book.count = max(book.max_ts, event.ts_recv), book.count + 1
+        due = (
+            book.bucket is None
+            or book.max_ts // self.interval_ns > book.bucket
+            or book.count >= self.every_events
+        )
+        snap = book.sync.checkpoint(event.ts_event, book.max_ts) if due else None
+        if snap is None:
+            return 0
+        self._write(stream, Checkpoint(seq, book.max_ts, snap))
+        book.bucket, book.count = book.max_ts // self.interval_ns, 0
+        return 1
+
+    def _save(self, state: ProjectionState, position: Position) -> None:
+        """Record what the checkpoints now cover. A stream restarts at its latest checkpoint,
+        which may be before its saved position: that never moves back."""
+        ahead = {s: seq for s, seq in position.as_dict().items() if seq > state.positions.get(s, 0)}
+        if ahead:
+            state.positions.update(ahead)
+            state.save(self.root)
 
     def rewind(self, stream: Stream, seq: int, aside: Aside) -> None:
         """Take back the stream's checkpoints taken at `seq` or later."""
@@ -143,24 +196,6 @@ class CheckpointProjection:
                 aside.move(os.path.join(self.root, stream.dirname, name))
         state.positions[stream] = seq
         state.save(self.root)
-
-    def _refresh_stream(self, wal: WAL, stream: Stream, stop: int) -> int:
-        last = self.latest(stream)
-        sync = self.restore(stream, last)
-        max_ts = last.max_ts_recv if last else -1
-        bucket = max_ts // self.interval_ns if last else None
-        count = written = 0
-        for seq, event in wal.read_events(stream, last.seq + 1 if last else 0, stop):
-            sync.on_event(event)
-            max_ts, count = max(max_ts, event.ts_recv), count + 1
-            due = (
-                bucket is None or max_ts // self.interval_ns > bucket or count >= self.every_events
-            )
-            snap = sync.checkpoint(event.ts_event, max_ts) if due else None
-            if snap is not None:
-                self._write(stream, Checkpoint(seq, max_ts, snap))
-                bucket, count, written = max_ts // self.interval_ns, 0, written + 1
-        return written
 
     def _write(self, stream: Stream, cp: Checkpoint) -> None:
         payload = msgspec.msgpack.encode(_Header(cp.seq, cp.max_ts_recv, to_msgpack(cp.snapshot)))

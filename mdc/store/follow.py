@@ -12,6 +12,10 @@ replaying it give the same sequence. While the log grows, the merge can only ord
 an event appended to stream A later, with an older `ts_recv` than one already delivered from
 stream B, comes "late", after it. Positions are per stream, so it is neither missed nor repeated.
 
+Filter: an event `keep` refuses is skipped as it is read, before the merge, as if it were not
+stored (the position moves past it): a follower with `keep` gives the same sequence as
+`Store.iter_events` with the same time and type bounds.
+
 Reads: streams are chosen by name (`StreamFilter`) before anything is read, and each is read
 lazily, one WAL record (one appended batch) at a time; a follower holds at most one record per
 stream and the next event of each (to merge), whatever `max_events` and the backlog are. A stream's
@@ -32,7 +36,7 @@ import binascii
 import heapq
 import os
 import re
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, NamedTuple
 
@@ -47,6 +51,7 @@ from mdc.store.wal import WAL
 _FORMAT = 1
 _DECODER = msgspec.msgpack.Decoder(tuple[int, dict[str, Annotated[int, msgspec.Meta(ge=0)]]])
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_stream_pos = tuple.__new__  # StreamPos(stream, seq) without the Python-level __new__ (hot path)
 
 
 class BadPosition(LocalMisuse):
@@ -146,15 +151,24 @@ class _Cursor:
 
 
 class Follower:
-    """Reads the durable events of the streams `only` lets through, from `position` on, in
-    batches (see the module docstring for order, reads and positions)."""
+    """Reads the durable events of the streams `only` lets through (and, given `keep`, only the
+    events it keeps), from `position` on, in batches (see the module docstring for order, reads,
+    positions and filters)."""
 
-    def __init__(self, wal: WAL, position: Position, only: StreamFilter = EVERY_STREAM) -> None:
+    def __init__(
+        self,
+        wal: WAL,
+        position: Position,
+        only: StreamFilter = EVERY_STREAM,
+        keep: Callable[[Event], bool] | None = None,
+    ) -> None:
         self._wal = wal
         self._only = only
+        self._keep = keep
         self._seqs = position.as_dict()  # streams left out keep their seq
         self._cursors: dict[Stream, _Cursor] = {}
-        self._merge: list[tuple[int, Stream, int, Event]] = []  # (ts_recv, stream, seq, event)
+        # (ts_recv, stream, seq, event, cursor): one per stream, so never compared past stream
+        self._merge: list[tuple[int, Stream, int, Event, _Cursor]] = []
 
     @property
     def position(self) -> Position:
@@ -171,31 +185,49 @@ class Follower:
             if not cursor.merged:
                 self._read_ahead(cursor, end)
         items: list[tuple[StreamPos, Event]] = []
-        while self._merge and len(items) < max_events:
-            _, stream, seq, event = heapq.heappop(self._merge)
-            items.append((StreamPos(stream, seq), event))
-            self._seqs[stream] = seq + 1
-            self._read_ahead(self._cursors[stream], ends[stream])
+        merge, seqs, keep = self._merge, self._seqs, self._keep
+        while merge and len(items) < max_events:
+            _, stream, seq, event, cursor = merge[0]
+            items.append((_stream_pos(StreamPos, (stream, seq)), event))
+            seqs[stream] = seq + 1
+            # The usual case inline (the open reader's next event, kept); `_read_ahead` the rest.
+            ahead = next(cursor.reader, None) if cursor.reader is not None else None
+            if ahead is not None and (keep is None or keep(ahead[1])):
+                seq, event = ahead
+                heapq.heapreplace(merge, (event.ts_recv, stream, seq, event, cursor))
+            else:
+                heapq.heappop(merge)
+                self._read_ahead(cursor, ends[stream], ahead)
         return FollowBatch(items, self.position)
 
-    def _read_ahead(self, cursor: _Cursor, end: int) -> None:
-        """Put the stream's next event below `end` into the merge, if it has one. A reader that
-        runs out has covered its range, holes included, so the stream's seq moves to its stop."""
+    def _read_ahead(
+        self, cursor: _Cursor, end: int, ahead: tuple[int, Event] | None = None
+    ) -> None:
+        """Put the stream's next kept event below `end` into the merge, if it has one (the seq
+        moves past those `keep` refuses); `ahead` is one already read from its reader. A reader
+        that runs out has covered its range, holes included, so the stream's seq moves to its
+        stop."""
         while True:
-            if cursor.reader is None:
-                start = self._seqs.get(cursor.stream, 0)
-                if start >= end:
-                    cursor.merged = False
-                    return
-                cursor.reader = self._wal.read_events(cursor.stream, start, end)
-                cursor.stop = end
-            ahead = next(cursor.reader, None)
-            if ahead is not None:
-                heapq.heappush(self._merge, (ahead[1].ts_recv, cursor.stream, *ahead))
+            if ahead is None:
+                if cursor.reader is None:
+                    start = self._seqs.get(cursor.stream, 0)
+                    if start >= end:
+                        cursor.merged = False
+                        return
+                    cursor.reader = self._wal.read_events(cursor.stream, start, end)
+                    cursor.stop = end
+                ahead = next(cursor.reader, None)
+                if ahead is None:
+                    self._seqs[cursor.stream] = cursor.stop
+                    cursor.reader = None
+                    continue
+            if self._keep is None or self._keep(ahead[1]):
+                seq, event = ahead
+                heapq.heappush(self._merge, (event.ts_recv, cursor.stream, seq, event, cursor))
                 cursor.merged = True
                 return
-            self._seqs[cursor.stream] = cursor.stop
-            cursor.reader = None
+            self._seqs[cursor.stream] = ahead[0] + 1
+            ahead = None
 
     def close(self) -> None:
         """Close the open readers (and their segment files)."""

@@ -4,8 +4,15 @@ symbol, zstd-compressed; the analytics layer DuckDB queries.
 Prices and sizes are DECIMAL(38,18) (exact for any venue decimal with at most 18 fractional digits
 and 20 integer digits; anything else is refused, never rounded). `timestamp` is ts_event as
 TIMESTAMPTZ (ns); `ts_event`/`ts_recv` keep the exact ints; `wal_seq` is the record's position in
-its stream, so rows sort back into stored order. Files are named after the first WAL seq they
-hold: re-running a refresh interrupted by a crash overwrites the same files instead of adding rows.
+its stream, so rows sort back into stored order.
+
+A refresh follows the WAL (`follow.py`) from the saved positions, in batches of at most
+`chunk_records` events; each stream's part of a batch becomes one file per date, named after the
+first WAL seq it holds, and the positions are saved after each batch. A refresh interrupted by a
+crash may have written files past the saved positions, and the next one may cut that stream into
+other batches (what became durable since joins the merge): so while `_refreshing` marks a refresh
+not finished, each stream's files from its saved position on are removed before it is written
+again, and a rerun never adds rows twice.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import logging
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -24,11 +31,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mdc.events import Bar, BookDelta, BookSnapshot, Event, Quote, Trade
-from mdc.store.projection import Aside, ProjectionState, pending_ranges
-from mdc.store.streams import Stream
+from mdc.store.follow import Follower, Position
+from mdc.store.projection import Aside, ProjectionState, atomic_write
+from mdc.store.streams import Stream, StreamFilter
 from mdc.store.wal import WAL
 
 log = logging.getLogger("mdc.store")
+
+REFRESHING = "_refreshing"  # in the projection's root while a refresh has not finished
+READ_BATCH = 512  # events a refresh takes from its follower at a time (it holds their rows)
 
 DEC = pa.decimal128(38, 18)
 TS = pa.timestamp("ns", tz="UTC")
@@ -214,6 +225,14 @@ class Partition:
         )
 
 
+@dataclass(slots=True)
+class _Chunk:
+    """One stream's part of a refresh batch: the first seq it holds, its rows per date."""
+
+    first: int
+    by_day: defaultdict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
+
+
 class ParquetProjection:
     def __init__(self, data_dir: str, chunk_records: int = 500_000) -> None:
         self.root = os.path.join(data_dir, "parquet")
@@ -225,51 +244,89 @@ class ParquetProjection:
     def refresh(self, wal: WAL) -> set[Partition]:
         """Project every unconsumed record; returns the partitions that changed."""
         state = self.state()
+        marker = os.path.join(self.root, REFRESHING)
+        unfinished = os.path.exists(marker)
+        if unfinished:
+            for stream, end in sorted(wal.positions().items()):
+                start = state.positions.get(stream, 0)
+                if stream.family in TABLE_OF_FAMILY and start < end:
+                    self._remove_from(stream, start)
         touched: set[Partition] = set()
-        for stream, start, stop in pending_ranges(wal, state, tuple(TABLE_OF_FAMILY)):
-            for first in range(start, stop, self.chunk_records):
-                last = min(stop, first + self.chunk_records)
-                touched |= self._write_chunk(stream, first, wal.read_events(stream, first, last))
-                state.positions[stream] = last
+        only = StreamFilter(families=tuple(TABLE_OF_FAMILY))
+        with Follower(wal, Position.of(state.positions), only) as follower:
+            while chunks := self._next_chunks(follower):
+                if not unfinished:
+                    atomic_write(marker, b"")
+                    unfinished = True
+                for stream, chunk in sorted(chunks.items()):
+                    touched |= self._write_chunk(stream, chunk)
+                state.positions.update(follower.position.as_dict())
                 state.save(self.root)
+            if follower.position.as_dict().items() - state.positions.items():
+                state.positions.update(follower.position.as_dict())  # past holes at the end
+                state.save(self.root)
+        if unfinished:
+            os.remove(marker)
         return touched
 
-    def _write_chunk(
-        self, stream: Stream, first: int, records: Iterable[tuple[int, Event]]
-    ) -> set[Partition]:
+    def _next_chunks(self, follower: Follower) -> dict[Stream, _Chunk]:
+        """The rows of the next `chunk_records` events, per stream. The follower's batches are
+        smaller, so what is held is their rows, not the events (as one batch would)."""
+        chunks: dict[Stream, _Chunk] = {}
+        taken = 0
+        while taken < self.chunk_records:
+            batch = follower.next_batch(min(READ_BATCH, self.chunk_records - taken))
+            if not batch:
+                break
+            for (stream, seq), event in batch.items:
+                chunk = chunks.get(stream) or chunks.setdefault(stream, _Chunk(seq))
+                rows = TABLE_OF_FAMILY[stream.family].rows(seq, event)
+                chunk.by_day[day(event.ts_event)].extend(rows)
+            taken += len(batch)
+        return chunks
+
+    def _write_chunk(self, stream: Stream, chunk: _Chunk) -> set[Partition]:
+        """One file per date, named after the chunk's first seq."""
         spec = TABLE_OF_FAMILY[stream.family]
-        by_day: dict[str, list[Row]] = defaultdict(list)
-        for seq, event in records:
-            rows = by_day[day(event.ts_event)]
-            rows.extend(spec.rows(seq, event))
         touched = set()
-        for date, rows in sorted(by_day.items()):
+        for date, rows in sorted(chunk.by_day.items()):
             if not rows:
                 continue
             part = Partition(spec.name, date, stream.venue, stream.symbol)
             directory = part.path(self.root)
             os.makedirs(directory, exist_ok=True)
-            path = os.path.join(directory, f"{first:020d}.parquet")
+            path = os.path.join(directory, f"{chunk.first:020d}.parquet")
             _write_chunk_file(to_arrow(spec, rows), path)
             touched.add(part)
         return touched
+
+    def _remove_from(self, stream: Stream, seq: int) -> None:
+        """Remove the stream's files named from `seq` on: left by an unfinished refresh past its
+        saved position, they hold records the log still has, and are written again now."""
+        for path in self._stream_files(stream):
+            if int(os.path.basename(path)[:20]) >= seq:
+                os.remove(path)
 
     def rewind(self, stream: Stream, seq: int, aside: Aside) -> None:
         """Take back the stream's rows from `seq` on: files named from `seq` on go aside whole,
         a file that straddles it is copied aside and rewritten without them."""
         state = self.state()
-        spec = TABLE_OF_FAMILY.get(stream.family)
-        if spec is None or state.positions.get(stream, 0) <= seq:
+        if stream.family not in TABLE_OF_FAMILY or state.positions.get(stream, 0) <= seq:
             return
-        venue, symbol = quote(stream.venue, safe=""), quote(stream.symbol, safe="")
-        pattern = os.path.join(self.root, spec.name, "*", f"venue={venue}", f"symbol={symbol}")
-        for path in sorted(glob.glob(os.path.join(pattern, "*.parquet"))):
+        for path in self._stream_files(stream):
             if int(os.path.basename(path)[:20]) >= seq:
                 aside.move(path)
             else:
                 _cut(path, seq, aside)
         state.positions[stream] = seq
         state.save(self.root)
+
+    def _stream_files(self, stream: Stream) -> list[str]:
+        """The stream's Parquet files, every date."""
+        spec = TABLE_OF_FAMILY[stream.family]
+        venue, symbol = quote(stream.venue, safe=""), quote(stream.symbol, safe="")
+        pattern = os.path.join(self.root, spec.name, "*", f"venue={venue}", f"symbol={symbol}")
+        return sorted(glob.glob(os.path.join(pattern, "*.parquet")))
 
     def files(self, table: str) -> list[str]:
         """A table's Parquet files now (a fixed list, so a query names exactly what it reads)."""

@@ -19,7 +19,6 @@ import shutil
 from dataclasses import dataclass, field
 
 from mdc.store.streams import Stream
-from mdc.store.wal import WAL
 
 STATE = "_state.json"
 
@@ -63,14 +62,6 @@ class ProjectionState:
             "extra": dict(sorted(self.extra.items())),
         }
         atomic_write(os.path.join(directory, STATE), json.dumps(raw, indent=1).encode())
-
-
-def pending_ranges(wal: WAL, state: ProjectionState, families: tuple[str, ...]):
-    """(stream, start, stop) for every stream of `families` with records not yet consumed."""
-    for stream, end in sorted(wal.positions().items()):
-        start = state.positions.get(stream, 0)
-        if stream.family in families and start < end:
-            yield stream, start, end
 
 
 @dataclass(frozen=True, slots=True)

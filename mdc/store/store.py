@@ -6,10 +6,10 @@ read-only Stores (queries, `mdc book`, replay) may be open in other processes at
 
 from __future__ import annotations
 
-import heapq
 import os
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 import duckdb
 
@@ -25,6 +25,7 @@ from mdc.store.checkpoints import (
 from mdc.store.damage import SegmentReport
 from mdc.store.encoded import EncodedBatch
 from mdc.store.errors import StoreNotFound, UnstorableEvent
+from mdc.store.follow import Follower, Position
 from mdc.store.fs import FileSystem, RealFS
 from mdc.store.jsonl import JsonlProjection
 from mdc.store.parquet import ParquetProjection
@@ -39,6 +40,9 @@ from mdc.store.query import (
 )
 from mdc.store.streams import Stream, StreamFilter
 from mdc.store.wal import WAL, RecoveryReport, Ticket
+
+# Events `iter_events` takes from its follower at a time: few, as the GC scans what is held.
+REPLAY_BATCH = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,11 +170,14 @@ class Store:
         types: Collection[str] | None = None,
     ) -> Iterator[Event]:
         """Durable events with start_ns <= ts_recv < end_ns, merged across streams by ts_recv
-        (stored order within a stream and for ties); `types` are event type names ("trade", ...)."""
-        sources = [
-            _filtered(self.wal, s, start_ns, end_ns, types) for s in self.streams(venue, symbol)
-        ]
-        return heapq.merge(*sources, key=_ts_recv)
+        (stored order within a stream, ties by stream): a `Follower` from the start, filtered
+        as it reads; `types` are event type names ("trade", ...). What becomes durable once the
+        iteration started is left out."""
+        only = StreamFilter(None, _one(venue), _one(symbol))
+        keep = None
+        if start_ns is not None or end_ns is not None or types is not None:
+            keep = partial(_within, start_ns, end_ns, types)
+        return _replay(self.wal, only, keep)
 
     def refresh(self, *, jsonl: bool = True, checkpoints: bool = True) -> None:
         """Bring the projections up to the durable end of the WAL (incrementally)."""
@@ -316,21 +323,22 @@ def _one(value: str | None) -> tuple[str, ...] | None:
     return None if value is None else (value,)
 
 
-def _ts_recv(event: Event) -> int:
-    return event.ts_recv
+def _within(
+    start_ns: int | None, end_ns: int | None, types: Collection[str] | None, event: Event
+) -> bool:
+    return (
+        (start_ns is None or event.ts_recv >= start_ns)
+        and (end_ns is None or event.ts_recv < end_ns)
+        and (types is None or type_name(event) in types)
+    )
 
 
-def _filtered(
-    wal: WAL,
-    stream: Stream,
-    start_ns: int | None,
-    end_ns: int | None,
-    types: Collection[str] | None,
-) -> Iterator[Event]:
-    for _, event in wal.read_events(stream):
-        if start_ns is not None and event.ts_recv < start_ns:
-            continue
-        if end_ns is not None and event.ts_recv >= end_ns:
-            continue
-        if types is None or type_name(event) in types:
-            yield event
+def _replay(wal: WAL, only: StreamFilter, keep: Callable[[Event], bool] | None) -> Iterator[Event]:
+    """Follow from the start up to what was durable when the iteration started."""
+    ends = wal.positions()
+    with Follower(wal, Position.start(), only, keep) as follower:
+        while batch := follower.next_batch(REPLAY_BATCH):
+            if all(seq <= ends.get(s, 0) for s, seq in batch.position.seqs):
+                yield from batch.events
+            else:
+                yield from (e for (s, seq), e in batch.items if seq < ends.get(s, 0))

@@ -40,18 +40,21 @@ class Stream(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class StreamFilter:
-    """Which streams a reader wants: each part is None (any) or the values allowed. Streams are
-    chosen by name, so what is left out is never read, let alone decoded."""
+    """Which streams a reader wants: each part is None (any) or the values allowed (`streams`:
+    the streams themselves). Streams are chosen by name, so what is left out is never read, let
+    alone decoded."""
 
     families: Collection[str] | None = None
     venues: Collection[str] | None = None
     symbols: Collection[str] | None = None
+    streams: Collection[Stream] | None = None
 
     def matches(self, stream: Stream) -> bool:
         return (
             (self.families is None or stream.family in self.families)
             and (self.venues is None or stream.venue in self.venues)
             and (self.symbols is None or stream.symbol in self.symbols)
+            and (self.streams is None or stream in self.streams)
         )
 
 

@@ -4,15 +4,17 @@ restarts and new streams; positions survive a round trip; reads stay bounded."""
 from __future__ import annotations
 
 import base64
+import heapq
 import io
 import os
 import random
+from collections.abc import Callable
 
 import msgspec
 import pytest
 
 from mdc.errors import LocalMisuse
-from mdc.events import Event
+from mdc.events import Event, type_name
 from mdc.store import Store
 from mdc.store.follow import BadPosition, Follower, FollowerState, Position, StreamPos
 from mdc.store.fs import RealFS
@@ -124,6 +126,49 @@ def test_a_filtered_follower_never_opens_the_other_streams(tmp_path, only, repla
         expected = [e for e in store.iter_events(**replay) if only.matches(stream_of(e))]
     assert got == expected and got
     assert opened and all(only.matches(s) for s in opened)
+
+
+def _bounds(start: int | None, end: int | None, types: set[str] | None) -> Callable[[Event], bool]:
+    def keep(event: Event) -> bool:
+        return (
+            (start is None or event.ts_recv >= start)
+            and (end is None or event.ts_recv < end)
+            and (types is None or type_name(event) in types)
+        )
+
+    return keep
+
+
+def test_bounds_filter_each_stream_before_the_merge(tmp_path):
+    """`keep` skips events as they are read, so with receive times that go back within a stream
+    the order is the merge of what each stream keeps (what `Store.iter_events` always gave), not
+    the full merge filtered; positions move past what was skipped, so a restart goes on."""
+    rng = random.Random(8)
+    evs = [
+        msgspec.structs.replace(e, ts_recv=e.ts_recv + rng.randint(-5_000_000, 5_000_000))
+        for e in _events(200)
+    ]
+    with Store.open(str(tmp_path)) as store:
+        store.append(evs)
+        times, differs = sorted(e.ts_recv for e in evs), []
+        for start, end, types in [
+            (times[100], times[-100], None),
+            (None, times[500], {"trade", "gap"}),
+            (None, None, {"trade", "book_delta"}),
+        ]:
+            keep = _bounds(start, end, types)
+            kept = [[e for _, e in store.wal.read_events(s) if keep(e)] for s in store.streams()]
+            merged = list(heapq.merge(*kept, key=lambda e: e.ts_recv))
+            differs.append(merged != [e for e in store.iter_events() if keep(e)])
+            assert list(store.iter_events(start, end, types=types)) == merged
+            follower, got = Follower(store.wal, Position.start(), keep=keep), []
+            while batch := follower.next_batch(9):
+                got += batch.events
+                follower.close()
+                follower = Follower(store.wal, batch.position, keep=keep)
+            assert got == merged
+            assert follower.position == Position.of(store.wal.positions())
+        assert any(differs)  # where filtering before or after the merge is not the same
 
 
 def test_a_live_follower_picks_up_new_streams_from_their_start(tmp_path):

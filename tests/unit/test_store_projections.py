@@ -9,6 +9,8 @@ import random
 import pytest
 
 from mdc.store import Store
+from mdc.store.parquet import REFRESHING
+from mdc.store.projection import ProjectionState
 from mdc.store.synth import book_stream, trades
 from mdc.sync import BookSync, SequenceRules
 
@@ -57,9 +59,21 @@ QUERIES = (
 )
 
 
-def test_incremental_refreshes_equal_a_rebuild_from_the_wal(tmp_path):
+def _set_batches(store: Store, sizes: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Set the events per batch of the Parquet, JSONL and checkpoint refreshes; returns the
+    sizes they had."""
+    old = (store.parquet.chunk_records, store.jsonl.batch_events, store.checkpoints.batch_events)
+    store.parquet.chunk_records, store.jsonl.batch_events, store.checkpoints.batch_events = sizes
+    return old
+
+
+@pytest.mark.parametrize("batch_events", [None, 97], ids=["default-batches", "small-batches"])
+def test_incremental_refreshes_equal_a_rebuild_from_the_wal(tmp_path, batch_events):
+    """Small batches cut every stream into many batches (and Parquet files), interleaved with
+    the other streams; the rebuild then projects with the default sizes."""
     evs = _events(1)
     with _open(tmp_path) as store:
+        defaults = _set_batches(store, (batch_events,) * 3) if batch_events else None
         for i, cut in enumerate(range(0, len(evs), 1300)):
             store.append(evs[cut : cut + 1300])
             if i % 2 == 0:
@@ -69,13 +83,55 @@ def test_incremental_refreshes_equal_a_rebuild_from_the_wal(tmp_path):
         jsonl = _snapshot(str(tmp_path), "jsonl")
         ckpts = _snapshot(str(tmp_path), "checkpoints")
         assert len(ckpts) > 5
+        if batch_events:
+            assert len(store.parquet.files("trades")) > 3500 // batch_events
         store.drop_projections()
         assert not os.path.exists(tmp_path / "parquet")
+        if defaults:
+            _set_batches(store, defaults)
         store.refresh()
         assert [store.query(q).rows for q in QUERIES] == incremental
         assert _snapshot(str(tmp_path), "jsonl") == jsonl
         assert _snapshot(str(tmp_path), "checkpoints") == ckpts
     assert len(incremental[0]) == 3500
+
+
+class _Crash(Exception):
+    pass
+
+
+def _crash(*_: object) -> None:
+    raise _Crash
+
+
+def test_a_parquet_refresh_cut_short_is_redone_without_doubled_rows(tmp_path, monkeypatch):
+    """A refresh killed after writing a batch's files but before saving its positions; by the
+    next one, events older than those files arrived on another stream, so the merge cuts the
+    stream into other batches: what the first one wrote must not stay beside what is rewritten
+    (here the BTC file of the second day, which the rewrite names differently)."""
+    rng, midnight = random.Random(4), T0 - T0 % (86_400 * 10**9) + 86_400 * 10**9
+    btc = trades(rng, 50, start_ns=midnight - 10**9) + trades(
+        rng, 50, start_ns=midnight, first_id=51
+    )
+    eth = trades(rng, 60, symbol="ETH-USDT", start_ns=midnight - 10 * 10**9)
+    with _open(tmp_path) as store:
+        store.parquet.chunk_records = 100
+        store.append(btc)
+        monkeypatch.setattr(ProjectionState, "save", _crash)
+        with pytest.raises(_Crash):
+            store.parquet.refresh(store.wal)
+        monkeypatch.undo()
+        assert len(store.parquet.files("trades")) == 2  # BTC 0-99, one file per day
+        store.append(eth)
+        store.parquet.refresh(store.wal)
+        rows = store.query(QUERIES[0]).rows
+        assert [(r[1], r[5]) for r in rows] == [("BTC-USDT", s) for s in range(100)] + [
+            ("ETH-USDT", s) for s in range(60)
+        ]
+        assert not os.path.exists(tmp_path / "parquet" / REFRESHING)
+        store.drop_projections()
+        store.parquet.refresh(store.wal)
+        assert store.query(QUERIES[0]).rows == rows
 
 
 def test_queries_see_the_unprojected_wal_tail(tmp_path):
