@@ -43,13 +43,10 @@ class ProviderActor:
         writer: ActorHandle,
         books: ActorHandle | None,
         policy: BatchPolicy,
-        resume: dict[str, ResumePoint],
     ) -> None:
         self.run = run
         self.venue = get_venue(run.venue)
         self.session = Session(self.venue, run.session, track_books=books is None)
-        for symbol, point in resume.items():
-            self.session.resume(symbol, point)
         self.tracer = setup_tracing(f"provider:{run.venue}")
         self.producer = Producer(f"provider:{run.venue}", writer, policy, self.tracer)
         self.books = books
@@ -72,7 +69,10 @@ class ProviderActor:
         self.gaps = 0
         self._new_book_incarnation(self.started_ns)
 
-    async def start(self) -> None:
+    async def start(self, resume: dict[str, ResumePoint]) -> None:
+        """Connect, resuming after the newest durable trade of each symbol."""
+        for symbol, point in resume.items():
+            self.session.resume(symbol, point)
         self._tasks = [
             asyncio.create_task(self.connection.run()),
             asyncio.create_task(self._tick_loop()),

@@ -265,12 +265,14 @@ class Supervisor:
 
     async def _start_provider(self, venue: str, resync_books: bool = False) -> None:
         child = self.children[f"provider:{venue}"]
-        resume = await _as_future(self._writer().last_trades.remote(venue))
         books = self.children[f"books:{venue}"]
         child.handle = ProviderActor.options(**_placement(PROVIDER_RESOURCE)).remote(
-            self.runs[venue], self._writer(), books.handle, self.batch, resume
+            self.runs[venue], self._writer(), books.handle, self.batch
         )
-        await _as_future(child.handle.start.remote())
+        # The resume lookup runs while the actor's process starts: Ray hands its result to
+        # start(), so neither waits for the other.
+        resume = self._writer().last_trades.remote(venue)
+        await _as_future(child.handle.start.remote(resume))
         child.move_to(ChildState.RUNNING)
         if books.state is ChildState.RUNNING:
             await self._call(

@@ -21,8 +21,6 @@ RESUME_TAIL_RECORDS = 5_000
 REFUSED = Filter(cause="storage_failure", state="pending")
 """Batches the store refused, waiting in the dead letter queue (oldest first)."""
 RETRY_EVERY_NS = 1_000_000_000
-GROUP_COMMIT_S = 0.002
-"""How long a commit waits for more appends to share its fsync."""
 """How often appends also retry the dead letters that are due (their own backoff applies)."""
 
 
@@ -85,8 +83,8 @@ class StorageWriterActor:
     @ray.method(concurrency_group="io")
     async def append(self, batch: EventBatch) -> tuple[str, int, int, int]:
         """Durable on return. Each producer's batches reach the store in its send order (they
-        may arrive in any order); group commit: appends arriving within GROUP_COMMIT_S of each
-        other share one fsync (per touched file)."""
+        may arrive in any order); group commit: appends arriving within the store's commit delay
+        of each other share one fsync (per touched file)."""
         with (
             storage_write(
                 self.tracer, carrier=batch.trace, producer=batch.producer, events=batch.for_store()
@@ -123,7 +121,9 @@ class StorageWriterActor:
                 self._committer = asyncio.create_task(self._commit_soon())
 
     async def _commit_soon(self) -> None:
-        await asyncio.sleep(GROUP_COMMIT_S)  # let the appends queued behind us join this fsync
+        """Appends queued meanwhile join this fsync: the store's policy says how long to wait."""
+        while wait_ns := self.store.commit_wait_ns(time.time_ns()):
+            await asyncio.sleep(wait_ns / 1e9)
         if not self._waiting:
             return
         try:

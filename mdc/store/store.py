@@ -53,10 +53,11 @@ class CommitPolicy:
     max_delay_ns: int = 2_000_000
     max_bytes: int = 8 * 1024 * 1024
 
-    def due(self, pending_bytes: int, oldest_pending_ns: int | None, now_ns: int) -> bool:
-        if pending_bytes >= self.max_bytes:
-            return True
-        return oldest_pending_ns is not None and now_ns - oldest_pending_ns >= self.max_delay_ns
+    def wait_ns(self, pending_bytes: int, oldest_pending_ns: int | None, now_ns: int) -> int:
+        """How long until a commit is due; 0: due now, or nothing is pending."""
+        if oldest_pending_ns is None or pending_bytes >= self.max_bytes:
+            return 0
+        return max(0, oldest_pending_ns + self.max_delay_ns - now_ns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +137,13 @@ class Store:
             self.commit()
         return ticket
 
+    def commit_wait_ns(self, now_ns: int) -> int:
+        """How long the pending batches may still wait for others to share their commit (the
+        store's policy is the only group-commit policy: the writer actor sleeps this long)."""
+        return self.policy.wait_ns(self.wal.pending_bytes, self._oldest_pending_ns, now_ns)
+
     def commit_if_due(self, now_ns: int) -> list[Ticket]:
-        if self.policy.due(self.wal.pending_bytes, self._oldest_pending_ns, now_ns):
+        if self._oldest_pending_ns is not None and not self.commit_wait_ns(now_ns):
             return self.commit()
         return []
 

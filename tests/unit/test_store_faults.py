@@ -125,6 +125,19 @@ def test_commit_policy_bounds_pending_bytes(tmp_path):
         assert s.acked >= tickets[-1].number - 2  # at most two batches (< max_bytes) wait
 
 
+def test_the_store_says_how_long_pending_batches_may_wait_for_their_commit(tmp_path):
+    from mdc.store import CommitPolicy
+
+    with Store.open(str(tmp_path), policy=CommitPolicy(max_delay_ns=2_000_000)) as store:
+        assert store.commit_wait_ns(now_ns=5) == 0  # nothing pending
+        store.submit(trades(random.Random(6), 3), now_ns=1_000_000)
+        store.submit(trades(random.Random(7), 3, first_id=50), now_ns=1_500_000)
+        assert store.commit_wait_ns(now_ns=1_500_000) == 1_500_000  # from the oldest's arrival
+        assert store.commit_wait_ns(now_ns=3_000_000) == 0
+        assert len(store.commit_if_due(now_ns=3_000_000)) == 2
+        assert store.commit_wait_ns(now_ns=3_000_001) == 0
+
+
 @pytest.mark.parametrize("torn_bytes", [5, 300, 2000, 3000])
 def test_a_torn_group_commit_left_on_disk_is_cut_at_a_frame_boundary_on_reopen(
     tmp_path, torn_bytes
