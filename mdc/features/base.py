@@ -9,7 +9,6 @@ extractor turns the latest valid book sample into features.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, ClassVar, Literal, NamedTuple, Protocol
@@ -42,42 +41,68 @@ def window_label(width_ns: int) -> str:
     raise ValueError(f"window {width_ns} ns is not a whole number of seconds")
 
 
-@dataclass(frozen=True, slots=True)
-class TradeInput:
+class TradeInput(NamedTuple):
     ts_ns: int
     price: Decimal
     qty: Decimal
     side: int  # +1 buy aggressor, -1 sell aggressor, 0 unknown
 
 
-@dataclass(frozen=True, slots=True)
-class BookSample:
-    """One valid snapshot (both sides non-empty, positive, not crossed); levels best first."""
+class BookSample(NamedTuple):
+    """One valid snapshot (both sides non-empty, positive, not crossed); levels best first.
+
+    A NamedTuple, not a frozen dataclass: one is built per book update, and this is the cheaper
+    immutable record.
+    """
 
     ts_ns: int
     bids: tuple[Level, ...]
     asks: tuple[Level, ...]
     mid: Decimal
     spread_abs: Decimal
+    spread_bps: Fraction
+    spread_bps_float: float  # float(spread_bps), rounded once
 
     @classmethod
-    def build(cls, ts_ns: int, bids: Sequence[Level], asks: Sequence[Level]) -> BookSample | None:
-        """None for an invalid snapshot (which every feature drops)."""
+    def build(
+        cls,
+        ts_ns: int,
+        bids: Sequence[Level],
+        asks: Sequence[Level],
+        prev: BookSample | None = None,
+    ) -> BookSample | None:
+        """None for an invalid snapshot (which every feature drops). When the best prices equal
+        `prev`'s, its mid and spreads are reused: most updates change only sizes or deeper
+        levels, and the exact spread_bps is the costly part."""
         if not bids or not asks or bids[0][0] >= asks[0][0]:
             return None
-        if any(p <= 0 or q <= 0 for p, q in (*bids, *asks)):
+        if min(map(min, bids)) <= 0 or min(map(min, asks)) <= 0:  # a price or size not positive
             return None
         bid, ask = bids[0][0], asks[0][0]
+        if prev is not None and prev.bids[0][0] == bid and prev.asks[0][0] == ask:
+            return cls(
+                ts_ns,
+                tuple(bids),
+                tuple(asks),
+                prev.mid,
+                prev.spread_abs,
+                prev.spread_bps,
+                prev.spread_bps_float,
+            )
         mid = exact.mul(exact.add(bid, ask), exact.HALF)
-        return cls(ts_ns, tuple(bids), tuple(asks), mid, exact.sub(ask, bid))
-
-    @property
-    def spread_bps(self) -> Fraction:
-        return 10_000 * Fraction(self.spread_abs) / Fraction(self.mid)
+        spread_abs = exact.sub(ask, bid)
+        spread_bps = _bps(spread_abs, mid)
+        return cls(ts_ns, tuple(bids), tuple(asks), mid, spread_abs, spread_bps, float(spread_bps))
 
 
-@dataclass(frozen=True, slots=True)
-class BookStep:
+def _bps(spread_abs: Decimal, mid: Decimal) -> Fraction:
+    """10_000 * spread_abs / mid, exactly, from the Decimals' integer ratios."""
+    spread_num, spread_den = spread_abs.as_integer_ratio()
+    mid_num, mid_den = mid.as_integer_ratio()
+    return Fraction(10_000 * spread_num * mid_den, spread_den * mid_num)
+
+
+class BookStep(NamedTuple):
     """A valid sample and its valid predecessor (None for the first one after start or a gap)."""
 
     prev: BookSample | None

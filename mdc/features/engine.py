@@ -30,6 +30,7 @@ class _Channel:
 
     def __init__(self, extractors: list[WindowedExtractor]) -> None:
         self.extractors = extractors
+        self._derives = [e.derive for e in extractors]
         widths = sorted({w for e in extractors for w in e.widths_ns})
         self.lanes = [
             Lane(w, [(i, e.accumulator()) for i, e in enumerate(extractors) if w in e.widths_ns])
@@ -51,7 +52,7 @@ class _Channel:
         """Also evicts as if queried one widest window ago, so memory stays bounded when nobody
         queries, while queries lagging the inputs by up to that much stay exact."""
         if self.extractors:
-            self.window.push(ts_ns, tuple(e.derive(item) for e in self.extractors))
+            self.window.push(ts_ns, tuple([derive(item) for derive in self._derives]))
             self.window.advance(ts_ns - self.widest_ns)
 
     def emit(self, t_ns: int, start_ns: int, out: dict[str, Value]) -> None:
@@ -112,7 +113,7 @@ class FeatureEngine:
         if revise and self._revisable_ts == ts_ns:
             self._retract_last_sample(ts_ns)
         self._revisable_ts = None
-        sample = BookSample.build(ts_ns, bids[: self._depth], asks[: self._depth])
+        sample = BookSample.build(ts_ns, bids[: self._depth], asks[: self._depth], self._prev)
         if sample is None:
             self.invalid_snapshots += 1
             return

@@ -26,6 +26,6 @@ class Microprice:
         qb, qa = Fraction(bid_qty), Fraction(ask_qty)
         out["mid"] = float(sample.mid)
         out["spread_abs"] = float(sample.spread_abs)
-        out["spread_bps"] = float(sample.spread_bps)
+        out["spread_bps"] = sample.spread_bps_float
         out["l1_imbalance"] = float(qb / (qb + qa))
         out["weighted_mid"] = float((qb * Fraction(ask) + qa * Fraction(bid)) / (qb + qa))

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import ClassVar
 
+from mdc.features import exact
 from mdc.features.base import BookStep, Channel, FeatureName, Value, window_label, window_order
 
 _SCALE_BITS = 128
@@ -22,8 +22,13 @@ def squared_return_units(step: BookStep) -> int | None:
     """round(r^2 * 2^128) for one step; None for a sample without a predecessor."""
     if step.prev is None:
         return None
-    prev_mid = Fraction(step.prev.mid)
-    r = math.log1p(float((Fraction(step.cur.mid) - prev_mid) / prev_mid))
+    prev_mid, mid = step.prev.mid, step.cur.mid
+    if mid == prev_mid:  # most steps: r = log1p(0.0) = 0.0
+        return 0
+    return_num, return_den = exact.sub(mid, prev_mid).as_integer_ratio()
+    prev_num, prev_den = prev_mid.as_integer_ratio()
+    # (mid - prev_mid) / prev_mid, rounded once (int / int is correctly rounded, like Fraction)
+    r = math.log1p(return_num * prev_den / (return_den * prev_num))
     return round(math.ldexp(r * r, _SCALE_BITS))
 
 

@@ -2,19 +2,28 @@
 
 One unweighted sample per snapshot; Hyndman-Fan type 7 (numpy "linear"), computed exactly on
 sorted exact values (sortedcontainers: O(log n) insert, remove and index). Null when empty.
+
+spread_bps is a Fraction, whose comparisons are slow, so its list holds `(float, Fraction)`
+pairs: float() rounds monotonically, so the pairs sort exactly like the Fractions while all but
+float ties are settled by the float.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import ClassVar
+from operator import itemgetter
+from typing import Any, ClassVar
 
 from sortedcontainers import SortedList
 
 from mdc.features.base import BookStep, Channel, FeatureName, Value, window_label, window_order
+
+BpsKey = tuple[float, Fraction]  # (float(spread_bps), spread_bps)
+_exact_bps: Callable[[BpsKey], Fraction] = itemgetter(1)
 
 
 def percentile_label(p: Decimal) -> str:
@@ -22,28 +31,30 @@ def percentile_label(p: Decimal) -> str:
     return "p" + format(p.normalize(), "f")
 
 
-def type7_quantile(values: SortedList, p: Fraction) -> float | None:
-    """Hyndman-Fan type 7 on sorted exact values, rounded once to float."""
+def type7_quantile(
+    values: SortedList, p: Fraction, exact_value: Callable[[Any], Fraction] = Fraction
+) -> float | None:
+    """Hyndman-Fan type 7 on sorted values (exactly `exact_value` of each), rounded once."""
     n = len(values)
     if n == 0:
         return None
     h = (n - 1) * p / 100
     lo = math.floor(h)
-    x_lo = Fraction(values[lo])
-    x_hi = Fraction(values[min(lo + 1, n - 1)])
+    x_lo = exact_value(values[lo])
+    x_hi = exact_value(values[min(lo + 1, n - 1)])
     return float(x_lo + (h - lo) * (x_hi - x_lo))
 
 
 @dataclass(slots=True)
 class SpreadSamples:
     spreads_abs: SortedList = field(default_factory=SortedList)
-    spreads_bps: SortedList = field(default_factory=SortedList)
+    spreads_bps: SortedList = field(default_factory=SortedList)  # of BpsKey
 
-    def add(self, value: tuple[Decimal, Fraction]) -> None:
+    def add(self, value: tuple[Decimal, BpsKey]) -> None:
         self.spreads_abs.add(value[0])
         self.spreads_bps.add(value[1])
 
-    def remove(self, value: tuple[Decimal, Fraction]) -> None:
+    def remove(self, value: tuple[Decimal, BpsKey]) -> None:
         self.spreads_abs.remove(value[0])
         self.spreads_bps.remove(value[1])
 
@@ -64,8 +75,9 @@ class SpreadStatistics:
             for p in self.percentiles
         ]
 
-    def derive(self, item: BookStep) -> tuple[Decimal, Fraction]:
-        return item.cur.spread_abs, item.cur.spread_bps
+    def derive(self, item: BookStep) -> tuple[Decimal, BpsKey]:
+        cur = item.cur
+        return cur.spread_abs, (cur.spread_bps_float, cur.spread_bps)
 
     def accumulator(self) -> SpreadSamples:
         return SpreadSamples()
@@ -76,4 +88,6 @@ class SpreadStatistics:
             exact_p = Fraction(p)
             plabel = percentile_label(p)
             out[f"spread_abs_{plabel}_{label}"] = type7_quantile(acc.spreads_abs, exact_p)
-            out[f"spread_bps_{plabel}_{label}"] = type7_quantile(acc.spreads_bps, exact_p)
+            out[f"spread_bps_{plabel}_{label}"] = type7_quantile(
+                acc.spreads_bps, exact_p, _exact_bps
+            )

@@ -19,9 +19,10 @@ in `dropped_events`. Each engine's memory is bounded by its widest window (see e
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from mdc.book import Book
 from mdc.errors import CollectorError
@@ -31,8 +32,12 @@ from mdc.features.config import FeatureConfig
 from mdc.features.engine import FeatureEngine, GapStream
 from mdc.sync import BookSync, TrustingRules
 
+if TYPE_CHECKING:
+    from mdc.venues.base import Venue
+
 SIDES = {"buy": 1, "sell": -1, "unknown": 0}
 _GAP_STREAMS: dict[str, GapStream] = {"book": "book", "trades": "trades", "connection": "all"}
+_BOOK_EVENTS = (BookSnapshot, BookDelta)
 
 
 class BookSyncLike(Protocol):
@@ -51,12 +56,19 @@ BookSyncFactory = Callable[[str, str], BookSyncLike]
 
 def default_book_sync(venue: str, symbol: str) -> BookSyncLike:
     """The venue's registered book sync; a trusting one for venues that are not installed."""
-    from mdc.venues.registry import get_venue  # noqa: PLC0415 - loads venue plugins on demand
-
     try:
-        return get_venue(venue).book_sync(symbol)
+        return _installed_venue(venue).book_sync(symbol)
     except CollectorError:
         return BookSync(venue, symbol, TrustingRules())
+
+
+@functools.cache
+def _installed_venue(name: str) -> Venue:
+    """Looked up once per name (a failed lookup is not cached): each lookup scans every installed
+    distribution's entry points, milliseconds that every new instrument would pay."""
+    from mdc.venues.registry import get_venue  # noqa: PLC0415 - loads venue plugins on demand
+
+    return get_venue(name)
 
 
 @dataclass(frozen=True)
@@ -67,7 +79,7 @@ class FeatureVector:
     values: dict[str, Value]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Instrument:
     engine: FeatureEngine
     sync: BookSyncLike
@@ -95,26 +107,13 @@ class FeatureTracker:
         self._depth = config.book_depth()
 
     def on_event(self, event: Event) -> None:
-        if isinstance(event, Gap):
-            self._on_gap(event)
-            return
-        if not isinstance(event, Trade | BookSnapshot | BookDelta):
-            return
-        inst = self._instrument(event.venue, event.symbol, event.ts_event)
-        if inst is None:
-            return
-        inst.latest_ts = max(inst.latest_ts, event.ts_event)
+        # isinstance against concrete classes (a tuple, not a union): this runs on every event
         if isinstance(event, Trade):
-            inst.engine.on_trade(event.ts_event, event.price, event.size, SIDES[event.side])
-            return
-        for derived in inst.sync.on_event(event):
-            if isinstance(derived, Gap):
-                self._apply_gap(inst, derived)
-        if inst.sync.in_sync:
-            bids, asks = inst.sync.book.top(self._depth)
-            ts = event.ts_event
-            inst.engine.on_book(ts, bids, asks, revise=ts == inst.last_book_ts)
-            inst.last_book_ts = ts
+            self._on_trade(event)
+        elif isinstance(event, _BOOK_EVENTS):
+            self._on_book(event)
+        elif isinstance(event, Gap):
+            self._on_gap(event)
 
     def vector(self, venue: str, symbol: str, t_ns: int | None = None) -> FeatureVector | None:
         """Features as of t (default: the latest event time seen for the instrument); None for an
@@ -133,17 +132,43 @@ class FeatureTracker:
         inst = self._instruments.get((venue, symbol))
         return None if inst is None else inst.engine
 
-    def _instrument(self, venue: str, symbol: str, ts_ns: int) -> _Instrument | None:
-        key = (venue, symbol)
-        inst = self._instruments.get(key)
+    def _on_trade(self, trade: Trade) -> None:
+        inst = self._instrument(trade)
         if inst is not None:
-            return inst
+            inst.engine.on_trade(trade.ts_event, trade.price, trade.size, SIDES[trade.side])
+
+    def _on_book(self, event: BookSnapshot | BookDelta) -> None:
+        inst = self._instrument(event)
+        if inst is None:
+            return
+        for derived in inst.sync.on_event(event):
+            if isinstance(derived, Gap):
+                self._apply_gap(inst, derived)
+        if inst.sync.in_sync:
+            bids, asks = inst.sync.book.top(self._depth)
+            ts = event.ts_event
+            inst.engine.on_book(ts, bids, asks, revise=ts == inst.last_book_ts)
+            inst.last_book_ts = ts
+
+    def _instrument(self, event: Trade | BookSnapshot | BookDelta) -> _Instrument | None:
+        """The event's instrument (new on its first event), its latest time advanced; None when
+        the tracker is full."""
+        ts = event.ts_event
+        inst = self._instruments.get((event.venue, event.symbol))
+        if inst is None:
+            inst = self._new_instrument(event.venue, event.symbol, ts)
+            if inst is None:
+                return None
+        inst.latest_ts = max(inst.latest_ts, ts)
+        return inst
+
+    def _new_instrument(self, venue: str, symbol: str, ts_ns: int) -> _Instrument | None:
         if len(self._instruments) >= self.max_instruments:
             self.dropped_events += 1
             return None
         start = ts_ns if self.observed_from_ns is None else self.observed_from_ns
         inst = _Instrument(FeatureEngine(self.config, start), self.book_sync(venue, symbol), ts_ns)
-        self._instruments[key] = inst
+        self._instruments[venue, symbol] = inst
         return inst
 
     def _on_gap(self, gap: Gap) -> None:

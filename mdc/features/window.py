@@ -11,7 +11,7 @@ compaction.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -52,6 +52,11 @@ class MultiWindow:
     _ts: list[int] = field(default_factory=list)
     _values: list[Sequence[Any]] = field(default_factory=list)
     _offset: int = 0
+    _adders: list[tuple[int, Callable[[Any], None]]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # A new entry enters every lane: one flat loop over all their accumulators' `add`.
+        self._adders = [(slot, acc.add) for lane in self.lanes for slot, acc in lane.accumulators]
 
     def __len__(self) -> int:
         return len(self._ts)
@@ -59,8 +64,8 @@ class MultiWindow:
     def push(self, ts: int, values: Sequence[Any]) -> None:
         self._ts.append(ts)
         self._values.append(values)
-        for lane in self.lanes:
-            lane.add(values)
+        for slot, add in self._adders:
+            add(values[slot])
 
     def retract_last(self, ts: int) -> None:
         """Undo the newest entry if it has this timestamp (a revised sample replaces it)."""
@@ -76,13 +81,19 @@ class MultiWindow:
 
     def advance(self, t_ns: int) -> None:
         """Evict, lane by lane, the entries with ts <= t - width (eviction by query time)."""
-        end = self._offset + len(self._ts)
+        stamps, offset = self._ts, self._offset
+        end = offset + len(stamps)
+        evicted = False
         for lane in self.lanes:
             edge = t_ns - lane.width_ns
-            while lane.cursor < end and self._ts[lane.cursor - self._offset] <= edge:
-                lane.remove(self._values[lane.cursor - self._offset])
-                lane.cursor += 1
-        self._compact()
+            cursor = lane.cursor
+            while cursor < end and stamps[cursor - offset] <= edge:
+                lane.remove(self._values[cursor - offset])
+                cursor += 1
+            evicted = evicted or cursor != lane.cursor
+            lane.cursor = cursor
+        if evicted:
+            self._compact()
 
     @contextmanager
     def as_of(self, t_ns: int) -> Iterator[None]:
