@@ -45,9 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mdc.store.errors import UnstorableEvent
     from mdc.store.store import AppendResult, Store
-    from mdc.venues.registry import new_venue
+    from mdc.venues.registry import get_venue
 
-    venue = new_venue(args.venue)
+    venue = get_venue(args.venue)
     bad: list[int] = []
     where = args.file or "<stdin>"
     stored = duplicates = refused = 0

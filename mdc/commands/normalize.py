@@ -19,7 +19,7 @@ from mdc.commands.inputs import (
 )
 from mdc.events import Event, to_json
 from mdc.venues.base import Session, SessionConfig
-from mdc.venues.registry import new_venue, venue_names
+from mdc.venues.registry import get_venue, venue_names
 
 OFFLINE = "offline-normalize"
 
@@ -33,7 +33,7 @@ class Normalizer:
         # whatever symbols the messages name. Likewise the credentials: nothing is ever sent
         # (the outbox is discarded), but venues that authenticate build their auth frame.
         offline = SessionConfig(symbols=("*",), key=OFFLINE, secret=OFFLINE)
-        self.session = Session(new_venue(venue_name), offline)
+        self.session = Session(get_venue(venue_name), offline)
         self.session.connected(0)
         self.session.outbox()
 

@@ -428,6 +428,3 @@ def _trade_change(m: _Correction | _CancelError, ts_recv: int) -> Dropped:
 
 def _encode(message: dict[str, object]) -> str:
     return msgspec.json.encode(message).decode()
-
-
-VENUE = Alpaca()

@@ -133,7 +133,8 @@ TOO_DEEP = "nested too deep to decode"
 
 
 class Venue:
-    """Base of every venue module's `VENUE` object; the defaults suit venues without the feature."""
+    """Base of every venue class (registered by class; each connection gets an instance of its
+    own); the defaults suit venues without the feature."""
 
     name: str = ""
     default_ws_url: str = ""

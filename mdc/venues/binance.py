@@ -412,6 +412,3 @@ def _stream_kind(stream: str) -> str:
     if channel.startswith("depth"):
         return "depthUpdate"
     return "kline" if channel.startswith("kline") else channel
-
-
-VENUE = Binance()

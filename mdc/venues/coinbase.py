@@ -469,6 +469,3 @@ def _subscribe(
 
 def _json(message: dict) -> str:
     return msgspec.json.encode(message).decode()
-
-
-VENUE = Coinbase()

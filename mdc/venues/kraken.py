@@ -454,6 +454,3 @@ def rest_pair(symbol: str) -> str:
     """'BTC-USD' -> 'XBTUSD' (REST still takes the legacy asset codes)."""
     base, _, quote = symbol.upper().partition("-")
     return COMMON_ASSETS.get(base, base) + COMMON_ASSETS.get(quote, quote)
-
-
-VENUE = Kraken()

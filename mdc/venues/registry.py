@@ -14,14 +14,11 @@ def venue_names() -> list[str]:
 
 
 def get_venue(name: str) -> Venue:
-    venue = load_variant(GROUP, name)
-    if venue is None:
+    """A venue object of its own: a venue keeps per-connection state (Coinbase sequences,
+    decoding caches), so two connections, or two readings of a recording, never share one.
+    Venues are registered by class."""
+    venue_class = load_variant(GROUP, name)
+    if venue_class is None:
         known = ", ".join(venue_names()) or "none installed"
         raise UnknownVenue(f"unknown venue {name!r}; known venues: {known}")
-    return venue
-
-
-def new_venue(name: str) -> Venue:
-    """A venue object of its own: venues keep per-connection state (Coinbase sequences), which
-    one reading of a recording must not inherit from another in the same process."""
-    return type(get_venue(name))()
+    return venue_class()

@@ -53,7 +53,7 @@ def binance_tape(seconds: float):
 
 def test_a_recorded_tape_reads_without_a_gap_and_its_books_sync():
     session_config, tape = binance_tape(3.0)
-    session = connected_session(tape, session_config, track_books=True)
+    session, _ = connected_session(tape, session_config, track_books=True)
     frames = payloads(tape)
     assert len(frames) == tape.frames > 100
     events = [event for frame in frames for event in feed(session, tape, frame)]
@@ -74,7 +74,7 @@ def test_the_server_replays_the_tape_from_its_start_to_each_client():
         server = FirehoseServer(tape)
         urls = await server.start()
         try:
-            path = connected_session(tape, session_config, False).venue.ws_path(session_config)
+            path = connected_session(tape, session_config, False)[0].venue.ws_path(session_config)
             first = await read_all(urls.ws_base + path)
             second = await read_all(urls.ws_base + path)
             async with aiohttp.ClientSession() as http:

@@ -11,7 +11,7 @@ from mdc.errors import MalformedMessage
 from mdc.events import BookDelta, Trade
 from mdc.sync import TradeSync
 from mdc.venues.base import ConnectionSequence, Dropped, Session, SessionConfig
-from mdc.venues.registry import new_venue
+from mdc.venues.registry import get_venue
 
 T0 = 1_700_000_000_000_000_000
 SEQUENCES = (100, 101, 5000, 102, 103)
@@ -42,7 +42,7 @@ def at_book(seq: int, kind: str, price: str) -> bytes:
 
 
 def session(venue: str, **config: object) -> Session:
-    s = Session(new_venue(venue), SessionConfig(symbols=("BTC-USD",), **config))  # type: ignore[arg-type]
+    s = Session(get_venue(venue), SessionConfig(symbols=("BTC-USD",), **config))  # type: ignore[arg-type]
     s.connected(T0)
     s.outbox()
     return s
@@ -53,7 +53,7 @@ def trades(events: list) -> list[int]:
 
 
 def test_coinbase_trades_after_a_sequence_jump_all_pass():
-    venue = new_venue("coinbase")
+    venue = get_venue("coinbase")
     parsed = [venue.parse(match(seq, tid), T0) for tid, seq in enumerate(SEQUENCES, 1)]
     assert [trades(events) for events in parsed] == [[1], [2], [3], [4], [5]]
     live = session("coinbase", feed="exchange")
@@ -62,7 +62,7 @@ def test_coinbase_trades_after_a_sequence_jump_all_pass():
 
 
 def test_a_late_advanced_trade_message_keeps_its_trades_and_a_late_book_one_is_reported():
-    venue = new_venue("coinbase")
+    venue = get_venue("coinbase")
     venue.decode(at_trade(7, 70), T0)
     late_trades = venue.decode(at_trade(6, 69), T0)
     assert late_trades[0] == ConnectionSequence(6) and trades(late_trades) == [69]
@@ -72,7 +72,7 @@ def test_a_late_advanced_trade_message_keeps_its_trades_and_a_late_book_one_is_r
 
 
 def test_a_refused_message_leaves_no_trace_in_the_connection_sequence():
-    venue = new_venue("coinbase")
+    venue = get_venue("coinbase")
     venue.decode(at_book(1, "snapshot", "100"), T0)
     for _ in range(2):  # refused each time; not taken for a late repeat the second time
         with pytest.raises(MalformedMessage, match="price NaN"):

@@ -6,7 +6,9 @@ import pytest
 from mdc.errors import IllegalTransition, VenueRejected, is_retryable
 from mdc.events import Status
 from mdc.venues.base import HttpGet, Phase, Session, SessionConfig
-from mdc.venues.binance import VENUE
+from mdc.venues.binance import Binance
+
+VENUE = Binance()  # one venue object, as one connection has
 
 SNAPSHOT = HttpGet("snapshot", "BTC-USDT", "/api/v3/depth")
 

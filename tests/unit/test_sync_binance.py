@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from mdc.events import BookDelta, Gap, Trade
 from mdc.sync import resume_point
 from mdc.venues.base import HttpGet, Session, SessionConfig
-from mdc.venues.binance import VENUE
+from mdc.venues.binance import Binance
+
+VENUE = Binance()  # one venue object, as one connection has
 
 SYMBOL = "BTC-USDT"
 

@@ -18,7 +18,7 @@ from mdc.errors import ConfigError, MalformedMessage, VenueRejected, is_retryabl
 from mdc.events import Bar, Event, Quote, Status, Trade, identity
 from mdc.sync import FetchTrades
 from mdc.timefmt import format_rfc3339_ns, parse_rfc3339_ns
-from mdc.venues.alpaca import VENUE
+from mdc.venues.alpaca import Alpaca
 from mdc.venues.base import (
     Authenticated,
     Connected,
@@ -31,6 +31,8 @@ from mdc.venues.base import (
     Subscribed,
     VenueError,
 )
+
+VENUE = Alpaca()  # one venue object, as one connection has
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "alpaca"
 CONFIG = SessionConfig(symbols=("AAPL", "SPY"), key="PKTEST", secret="s3cret")

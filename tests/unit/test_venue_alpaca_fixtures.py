@@ -12,8 +12,10 @@ import msgspec
 import pytest
 
 from mdc.events import Bar, Event, Quote, Trade
-from mdc.venues.alpaca import VENUE
+from mdc.venues.alpaca import Alpaca
 from mdc.venues.base import Authenticated, Subscribed
+
+VENUE = Alpaca()  # one venue object, as one connection has
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "alpaca"
 ATTRIBUTED = "captures_in_code_comments.jsonl"

@@ -8,7 +8,9 @@ import pytest
 from mdc.errors import MalformedMessage
 from mdc.events import Bar, BookDelta, Quote, Trade
 from mdc.venues.base import HttpGet, Subscribed, VenueError
-from mdc.venues.binance import VENUE
+from mdc.venues.binance import Binance
+
+VENUE = Binance()  # one venue object, as one connection has
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "binance"
 LINES = [

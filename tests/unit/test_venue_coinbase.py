@@ -29,7 +29,9 @@ from mdc.venues.base import (
     Subscribed,
     VenueError,
 )  # fmt: skip
-from mdc.venues.coinbase import VENUE, Coinbase
+from mdc.venues.coinbase import Coinbase
+
+VENUE = Coinbase()  # one venue object, as one connection has
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "coinbase"
 LINES = [

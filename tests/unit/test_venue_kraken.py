@@ -26,8 +26,10 @@ from mdc.venues.base import (
     Subscribed,
     VenueError,
 )  # fmt: skip
-from mdc.venues.kraken import VENUE, checksum
+from mdc.venues.kraken import Kraken, checksum
 from mdc.venues.kraken_checksum import Checksum
+
+VENUE = Kraken()  # one venue object, as one connection has
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kraken"
 LINES = [

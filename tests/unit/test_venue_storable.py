@@ -11,7 +11,7 @@ import pytest
 from mdc.errors import MalformedMessage
 from mdc.events import Bar, Trade
 from mdc.venues.base import HttpGet, Session, SessionConfig
-from mdc.venues.registry import new_venue
+from mdc.venues.registry import get_venue
 from mdc.venues.storable import problem, ratio
 
 T0 = 1_700_000_000_000_000_000
@@ -53,7 +53,7 @@ def message(template: bytes, **values: bytes) -> bytes:
 
 def refused(venue: str, data: bytes) -> str:
     with pytest.raises(MalformedMessage) as caught:
-        new_venue(venue).parse(data, T0)
+        get_venue(venue).parse(data, T0)
     return caught.value.reason
 
 
@@ -80,7 +80,7 @@ def test_a_trade_the_store_cannot_hold_is_malformed(venue, field, value, why):
     data = message(TRADES[venue], **{field: value})
     assert why in refused(venue, data)
     with pytest.raises(MalformedMessage):  # the live path too: dead-lettered by the provider
-        Session(new_venue(venue), SessionConfig(symbols=("*",), key="k", secret="s")).receive(
+        Session(get_venue(venue), SessionConfig(symbols=("*",), key="k", secret="s")).receive(
             data, T0
         )
 
@@ -99,7 +99,7 @@ def test_a_trade_id_of_ten_to_the_40_is_refused(venue):
     ],
 )
 def test_edges_the_store_holds_exactly_pass(venue, price, size, id):
-    [trade] = new_venue(venue).parse(message(TRADES[venue], price=price, size=size, id=id), T0)
+    [trade] = get_venue(venue).parse(message(TRADES[venue], price=price, size=size, id=id), T0)
     assert (trade.price, trade.size, trade.trade_id) == (
         D(price.strip(b'"').decode()), D(size.strip(b'"').decode()), int(id)
     )  # fmt: skip
@@ -107,7 +107,7 @@ def test_edges_the_store_holds_exactly_pass(venue, price, size, id):
 
 @pytest.mark.parametrize("venue", sorted(BOOKS))
 def test_book_levels_need_a_positive_price_and_a_size_of_zero_or_more(venue):
-    [delta] = new_venue(venue).parse(message(BOOKS[venue], size=b'"0"'), T0)
+    [delta] = get_venue(venue).parse(message(BOOKS[venue], size=b'"0"'), T0)
     assert delta.bids == ((D("1.5"), D(0)),)  # 0 removes the level
     assert "bids[0] size -1 must be >= 0" in refused(venue, message(BOOKS[venue], size=b'"-1"'))
     assert "bids[0] price 0 must be > 0" in refused(venue, message(BOOKS[venue], price=b'"0"'))
@@ -116,7 +116,7 @@ def test_book_levels_need_a_positive_price_and_a_size_of_zero_or_more(venue):
 
 @pytest.mark.parametrize("venue", VENUES)
 def test_quotes_may_be_zero_but_not_negative(venue):
-    new_venue(venue).parse(message(QUOTES[venue], size=b'"0"'), T0)
+    get_venue(venue).parse(message(QUOTES[venue], size=b'"0"'), T0)
     assert "bid_price -1 must be >= 0" in refused(venue, message(QUOTES[venue], price=b'"-1"'))
     assert "bid_size Infinity" in refused(venue, message(QUOTES[venue], size=b'"Infinity"'))
 
@@ -139,7 +139,7 @@ def test_json_nested_too_deep_is_one_malformed_message(venue):
 
 
 def test_rest_answers_are_checked_too():
-    session = Session(new_venue("binance"), SessionConfig(symbols=("BTC-USDT",)))
+    session = Session(get_venue("binance"), SessionConfig(symbols=("BTC-USDT",)))
     request = HttpGet("trades", "BTC-USDT", "/api/v3/historicalTrades")
     nan = b'[{"id":1,"price":"NaN","qty":"1","time":1499865549590,"isBuyerMaker":true}]'
     for body, why in ((nan, "price NaN"), (b"[" + with_deep_field(b'{"id":1}') + b"]", "too deep")):
