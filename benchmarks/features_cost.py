@@ -14,7 +14,7 @@ import time
 
 from capacity import sessions, stage_tapes
 from pipeline import Load
-from stages import connected_session, payloads
+from stages import connected_session, feed, payloads
 
 from mdc.features import FeatureConfig, FeatureTracker
 
@@ -24,8 +24,10 @@ def events(seconds: float) -> list:
     configs = sessions(load)
     out = []
     for venue, tape in stage_tapes(load, seconds).items():
-        session = connected_session(tape, configs[venue], True)
-        out += [event for frame in payloads(tape) for event in session.receive(frame, 1)]
+        session, handshake = connected_session(tape, configs[venue], True)
+        out += handshake + [
+            event for frame in payloads(tape) for event in feed(session, tape, frame)
+        ]
     return out
 
 

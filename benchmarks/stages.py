@@ -52,23 +52,25 @@ def payloads(tape: Tape) -> list[bytes]:
     return out
 
 
-def connected_session(tape: Tape, session_config, track_books: bool) -> Session:
-    """A client session that has done the tape's handshake (replies and REST) already."""
+def connected_session(tape: Tape, session_config, track_books: bool) -> tuple[Session, list[Event]]:
+    """A client session that has done the tape's handshake (replies and REST) already, and the
+    events the handshake gave (in-stream snapshots)."""
     session = Session(get_venue(tape.venue), session_config, track_books=track_books)
     session.connected(0)
     replies = iter(tape.replies)
     inbox = list(next(replies))
+    events: list[Event] = []
     for _ in range(len(tape.replies) + 2):
         for frame in inbox:
-            session.receive(frame.encode(), 0)
+            events += session.receive(frame.encode(), 0)
         inbox = []
         for item in session.outbox():
             if isinstance(item, SendText):
                 inbox += next(replies, ())
             elif isinstance(item, HttpGet):
                 reply = tape.rest(item.path, dict(item.params), dict(item.headers))
-                session.http_response(item, reply.status, reply.body.encode(), 0)
-    return session
+                events += session.http_response(item, reply.status, reply.body.encode(), 0)
+    return session, events
 
 
 def _timed(work: Callable[[], object]) -> float:
@@ -90,7 +92,7 @@ def feed(session: Session, tape: Tape, frame: bytes) -> list[Event]:
 
 def _receive_all(tape: Tape, frames: list[bytes], config, books: bool) -> tuple[float, list]:
     """CPU seconds of feeding every frame to a connected session, and the events out."""
-    session = connected_session(tape, config, books)
+    session, _ = connected_session(tape, config, books)
     began = time.process_time()
     out = [event for frame in frames for event in feed(session, tape, frame)]
     return time.process_time() - began, out
