@@ -432,3 +432,20 @@ def test_alpaca_bars_and_rest_paging() -> None:
         == 403
     )
     assert venue.rest("/v2/stocks/MSFT/trades", {"start": "yesterday"}, headers).status == 400
+
+
+@pytest.mark.parametrize("symbol", ["BTC-USD", "ETH-USD", "SOL-USD", "DOGE-USD", "DOGE-EUR"])
+def test_kraken_rest_knows_every_pair_the_collector_asks_for(symbol: str) -> None:
+    """The collector names pairs by Kraken's legacy asset codes (XBT, XDG); a restarted provider
+    backfilling DOGE-USD was told "Unknown asset pair" and gave up for good."""
+    from mdc.sync import FetchTrades
+    from mdc.venues.base import SessionConfig
+    from mdc.venues.kraken import Kraken
+
+    config = SimulatorConfig(venues=("kraken",), symbols={"kraken": (symbol,)})
+    venue = VenueDriver("kraken", config).venue
+    fetch = FetchTrades(symbol, from_id=None, to_id=None, from_ts=1)
+    request = Kraken().trades_request(fetch, SessionConfig(symbols=(symbol,)))
+    assert request is not None
+    reply = venue.rest(request.path, dict(request.params), {})
+    assert reply.status == 200 and json.loads(reply.body)["error"] == []

@@ -39,10 +39,15 @@ def ws_symbol(symbol: str) -> str:
     return symbol.replace("-", "/")
 
 
+LEGACY_CODES = {"BTC": "XBT", "DOGE": "XDG"}
+"""Assets Kraken's REST still names by their legacy codes (its pair altnames: XBTUSD, XDGUSD)."""
+
+
 def rest_pair(symbol: str) -> tuple[str, str]:
     """(request pair name, result key) as Kraken REST spells them."""
-    plain = symbol.replace("-", "")
-    return REST_PAIRS.get(symbol, (plain, plain))
+    base, _, quote = symbol.partition("-")
+    altname = LEGACY_CODES.get(base, base) + LEGACY_CODES.get(quote, quote)
+    return REST_PAIRS.get(symbol, (altname, altname))
 
 
 def _time(ts_ns: int) -> str:
