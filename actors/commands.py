@@ -287,7 +287,7 @@ async def _on_ray(runs, config: CollectorConfig, stop: asyncio.Event, args, pane
             f"share of batches traced: OTEL_TRACES_SAMPLER_ARG={ratio})",
             file=sys.stderr,
         )
-    supervisor = Supervisor(runs, os.path.abspath(data_dir))
+    supervisor = Supervisor(runs, os.path.abspath(data_dir), standby=True)
     await supervisor.start()
     metrics = Metrics()
     server = MetricsServer(

@@ -222,9 +222,10 @@ class ProviderActor:
     async def stop(self, timeout_s: float = 10.0) -> bool:
         """Close the connection, then flush and wait for every acknowledgement."""
         await self.connection.stop()
-        run, *_ = self._tasks  # the connection finishes its backfills before it returns
-        with contextlib.suppress(TimeoutError, Exception):
-            await asyncio.wait_for(asyncio.shield(run), BACKFILL_DRAIN_S + timeout_s)
+        if self._tasks:  # never started (its start failed): nothing runs, nothing was sent
+            run = self._tasks[0]  # the connection finishes its backfills before it returns
+            with contextlib.suppress(TimeoutError, Exception):
+                await asyncio.wait_for(asyncio.shield(run), BACKFILL_DRAIN_S + timeout_s)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

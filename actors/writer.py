@@ -13,7 +13,6 @@ import ray
 from actors.telemetry import flush_tracing, setup_tracing, storage_write, wal_append
 from mdc.batching import EventBatch, ProducerOrder
 from mdc.dlq import DeadLetterQueue, DLQError, Filter
-from mdc.events import Trade
 from mdc.store import FaultyFS, RealFS, StorageError, Store, Ticket, UnstorableEvent
 from mdc.sync import ResumePoint, resume_point
 
@@ -252,14 +251,13 @@ class StorageWriterActor:
         each stream's tail is read: live trades arrive in id order, so the newest is there
         unless a large backfill was appended after it, in which case the resumed provider just
         backfills some trades again (dedup drops them)."""
-        seen: dict[str, list[tuple[int, int]]] = {}
+        points = {}
         for stream in self.store.streams(venue=venue, families=["trades"]):
-            for event in self.store.tail(stream, RESUME_TAIL_RECORDS):
-                if isinstance(event, Trade) and not event.aggregate:
-                    pair = (event.trade_id or 0, event.ts_event)
-                    seen.setdefault(event.symbol, []).append(pair)
-        points = {symbol: resume_point(symbol, pairs) for symbol, pairs in seen.items()}
-        return {symbol: point for symbol, point in points.items() if point is not None}
+            pairs = self.store.trade_ids_tail(stream, RESUME_TAIL_RECORDS)
+            point = resume_point(stream.symbol, pairs) if pairs else None
+            if point is not None:
+                points[stream.symbol] = point
+        return points
 
     @ray.method(concurrency_group="health")
     async def ping(self) -> dict:

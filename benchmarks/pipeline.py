@@ -426,7 +426,7 @@ async def recoveries(load: Load, args, base: Path) -> KillRun:
     sim = load.simulator(seed=99)
     with simulator_process(sim) as (urls, _pid):
         runs = venue_runs(load, urls, sim)
-        supervisor = Supervisor(runs, str(base / "kills"), policy=KILL_POLICY)
+        supervisor = Supervisor(runs, str(base / "kills"), policy=KILL_POLICY, standby=True)
         await supervisor.start()
         stop = asyncio.Event()
         watcher = asyncio.create_task(supervisor.watch(stop))

@@ -57,6 +57,8 @@ class SystemConfig:
     toxiproxy_url: str | None = None
     """When set, every venue connection goes through a proxy named after the venue there."""
     truth_book_retention: int = 100_000
+    standby: bool = False
+    """A standby provider per venue, as `mdc run` keeps (more processes: off in most tests)."""
 
 
 @dataclass
@@ -109,6 +111,7 @@ class LiveSystem:
             policy=cfg.policy,
             writer_faults=cfg.writer_faults,
             namespace=self.namespace,
+            standby=cfg.standby,
         )
         await self.supervisor.start()
         self._watcher = asyncio.create_task(self.supervisor.watch(self._stop))

@@ -10,10 +10,12 @@ import os
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
+from typing import Union, get_args
 
 import duckdb
+import msgspec
 
-from mdc.events import Event, from_msgpack, type_name
+from mdc.events import AnyEvent, Event, Trade, from_msgpack, type_name
 from mdc.store.bars import BarsProjection
 from mdc.store.checkpoints import (
     BookAt,
@@ -40,6 +42,23 @@ from mdc.store.query import (
 )
 from mdc.store.streams import Stream, StreamFilter
 from mdc.store.wal import WAL, RecoveryReport, Ticket
+
+
+class _TradeIds(msgspec.Struct, tag_field="type", tag="trade"):
+    """The fields of a stored Trade that resuming needs (the others are skipped, not decoded)."""
+
+    ts_event: int
+    trade_id: int | None = None
+    aggregate: bool = False
+
+
+_OTHERS = tuple(
+    msgspec.defstruct(f"_{kind.__name__}Stub", [], tag_field="type", tag=kind.__struct_config__.tag)
+    for kind in get_args(AnyEvent)
+    if kind is not Trade
+)
+"""Any other event (a trades stream holds its Gaps too), recognised by its tag alone."""
+_TRADE_IDS = msgspec.msgpack.Decoder(Union[_TradeIds, *_OTHERS])
 
 # Events `iter_events` takes from its follower at a time: few, as the GC scans what is held.
 REPLAY_BATCH = 512
@@ -314,6 +333,18 @@ class Store:
         end = self.wal.positions().get(stream, 0)
         for _seq, payload in self.wal.read(stream, max(0, end - records)):
             yield from_msgpack(payload)
+
+    def trade_ids_tail(self, stream: Stream, records: int) -> list[tuple[int, int]]:
+        """(trade_id or 0, ts_event) of the venue's own trades (not aggregates) among the
+        stream's last `records` events, in stored order: where a restarted provider resumes.
+        Only those fields are decoded (whole trades, Decimals and all, cost most of a restart)."""
+        end = self.wal.positions().get(stream, 0)
+        out = []
+        for _seq, payload in self.wal.read(stream, max(0, end - records)):
+            trade = _TRADE_IDS.decode(payload)
+            if type(trade) is _TradeIds and not trade.aggregate:  # no id (0): resumed by time
+                out.append((trade.trade_id or 0, trade.ts_event))
+        return out
 
     def close(self) -> None:
         self.wal.close()

@@ -40,9 +40,12 @@ async def collect(
     policy: RestartPolicy = FAST_POLICY,
     settle_events: int = 300,
     writer_faults: bool = False,
+    standby: bool = False,
 ) -> RunResult:
     """Collect until `settle_events` are stored, run `scenario`, let it recover, stop, verify."""
-    config = SystemConfig(venues, tmp, seed=seed, policy=policy, writer_faults=writer_faults)
+    config = SystemConfig(
+        venues, tmp, seed=seed, policy=policy, writer_faults=writer_faults, standby=standby
+    )
     async with LiveSystem(config) as system:
         supervisor = system.supervisor
         await wait_until(storing_more_than(supervisor, settle_events), 30, "first events")

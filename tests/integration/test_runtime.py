@@ -53,6 +53,24 @@ def test_killed_actor_is_restarted_and_nothing_is_lost(tmp_path, victim, how):
     assert_guarantees(result, victim, restarts=1)
 
 
+def test_a_killed_provider_is_replaced_by_its_standby_and_a_new_standby_is_made(tmp_path):
+    seen: dict[str, int] = {}
+
+    async def scenario(supervisor: Supervisor, sim: Simulator) -> None:
+        standby = supervisor._standbys["coinbase"]
+        seen["standby"] = await asyncio.wrap_future(standby.pid.remote().future())
+        await kill(supervisor, "provider:coinbase", "SIGKILL")
+        await wait_until(_restarted(supervisor, "provider:coinbase"), 20, "provider restarted")
+        handle = supervisor.children["provider:coinbase"].handle
+        seen["provider"] = await asyncio.wrap_future(handle.pid.remote().future())
+        fresh = supervisor._standbys["coinbase"]
+        seen["next standby"] = await asyncio.wrap_future(fresh.pid.remote().future())
+
+    result = asyncio.run(collect(tmp_path, ("coinbase",), scenario, standby=True))
+    assert_guarantees(result, "provider:coinbase", restarts=1)
+    assert seen["provider"] == seen["standby"] != seen["next standby"]
+
+
 def test_hung_provider_is_detected_killed_and_restarted(tmp_path):
     async def scenario(supervisor: Supervisor, sim: Simulator) -> None:
         handle = supervisor.children["provider:kraken"].handle
