@@ -39,6 +39,7 @@ from actors.local import LocalPipeline
 from actors.runtime import init_ray
 from actors.supervisor import WRITER_RESOURCE, Child, Supervisor, _as_future, _placement
 from actors.telemetry import TRACES_FILE_ENV
+from actors.waiting import wait_until
 from actors.writer import StorageWriterActor
 from mdc.batching import EventBatch
 from mdc.config import load_config
@@ -364,17 +365,11 @@ async def streaming(child: Child, before: int = -1) -> int:
     return -1
 
 
-async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout_s}s waiting for {what}")
-        await asyncio.sleep(POLL_S)
-
-
 async def kill_once(child: Child) -> Recovery:
     first = await streaming(child)
-    await wait_for(lambda: _grew(child, first), 30, f"{child.name} streaming before the kill")
+    await wait_until(
+        lambda: _grew(child, first), 30, f"{child.name} streaming before the kill", POLL_S
+    )
     restarts = child.tracker.total
     os.kill(await _as_future(child.handle.pid.remote()), signal.SIGKILL)
     killed = time.monotonic()
@@ -385,9 +380,9 @@ async def kill_once(child: Child) -> Recovery:
     async def restarted() -> bool:
         return child.state is ChildState.RUNNING and child.tracker.total > restarts
 
-    await wait_for(noticed, 30, f"the supervisor to notice the {child.name} kill")
+    await wait_until(noticed, 30, f"the supervisor to notice the {child.name} kill", POLL_S)
     noticed_s = time.monotonic() - killed
-    await wait_for(restarted, 30, f"{child.name} restarted")
+    await wait_until(restarted, 30, f"{child.name} restarted", POLL_S)
     restarted_s = time.monotonic() - killed
     seen = -1
 
@@ -396,7 +391,7 @@ async def kill_once(child: Child) -> Recovery:
         previous, seen = seen, await streaming(child, seen)
         return previous > 0 and seen > previous
 
-    await wait_for(flowing, 30, f"{child.name} streaming again")
+    await wait_until(flowing, 30, f"{child.name} streaming again", POLL_S)
     return Recovery(noticed_s, restarted_s, time.monotonic() - killed)
 
 

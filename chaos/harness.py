@@ -22,6 +22,7 @@ from ray.exceptions import RayActorError
 from actors.commands import write_truth
 from actors.connection import Endpoint, VenueRun
 from actors.supervisor import Supervisor
+from actors.waiting import wait_until
 from chaos.faults.proxied import ToxiproxyAPI
 from mdc.config import load_config
 from mdc.simulator.config import SimulatorConfig
@@ -176,17 +177,6 @@ def _with_netloc(url: str, netloc: str) -> str:
 
 
 # -- conditions to wait on --------------------------------------------------------------------
-
-
-async def wait_until(predicate: Predicate, timeout_s: float, what: str) -> float:
-    """Poll an async condition; AssertionError naming `what` if it does not hold in time.
-    Returns the seconds it took (recovery times in chaos reports)."""
-    started = time.monotonic()
-    while not await predicate():
-        if time.monotonic() - started > timeout_s:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        await asyncio.sleep(0.1)
-    return time.monotonic() - started
 
 
 async def ping_child(supervisor: Supervisor, name: str) -> dict:

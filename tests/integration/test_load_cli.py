@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 import uvicorn
 
+from actors.waiting import wait_until_sync
 from loadtests.report import REPORT_CSV_COLUMNS
 from loadtests.runner import LoadHandle, start_load
 from loadtests.workload import LoadRunError, Workload
@@ -39,14 +40,6 @@ INSTRUMENT = ("binance", "BTC-USDT")
 WORKLOAD = Workload(instruments=(INSTRUMENT,), seed=7, think_s=0.02)
 PREDICT_ROWS = ("/v1/predict features", "/v1/predict venue+symbol")
 FEATURES_ROW = "/v1/features/{venue}/{symbol}"
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        threading.Event().wait(0.05)
 
 
 # -- the served app: serve's real build_app over fixed-answer parts ------------------------------
@@ -118,7 +111,7 @@ def serving(app: Callable) -> Iterator[str]:
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
-        wait_for(lambda: server.started, 15.0, "uvicorn to start")
+        wait_until_sync(lambda: server.started, 15.0, "uvicorn to start", every_s=0.05)
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
@@ -201,7 +194,9 @@ def test_endpoint_answering_500_counts_failures(runs: dict) -> None:
 
 def test_started_run_reports_progress_and_stops_early(runs: dict) -> None:
     handle = runs["long"]
-    wait_for(lambda: handle.progress().requests > 0, 20.0, "progress to show requests")
+    wait_until_sync(
+        lambda: handle.progress().requests > 0, 20.0, "progress to show requests", every_s=0.05
+    )
     handle.stop()
     started = time.monotonic()
     report = handle.wait()

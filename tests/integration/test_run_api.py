@@ -6,24 +6,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
+from actors.waiting import wait_until_sync
 from serve.deployment import free_port
 
 INSTRUMENT = "binance/BTC-USDT"
-
-
-def _wait_for(check, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.5)  # polling a subprocess's HTTP server, bounded by the deadline
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
 def _get(url: str, **kwargs) -> httpx.Response | None:
@@ -43,7 +33,9 @@ def test_mdc_run_serves_live_predictions(tmp_path):
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
     try:
-        _wait_for(lambda: (r := _get(f"{base}/healthz")) and r.status_code == 200, 90, "healthz")
+        wait_until_sync(
+            lambda: (r := _get(f"{base}/healthz")) and r.status_code == 200, 90, "healthz", 0.5
+        )
         key = (Path(tmp_path) / "api-key").read_text().strip()
         assert _get(f"{base}/v1/features/{INSTRUMENT}").status_code == 401
         headers = {"X-API-Key": key}
@@ -52,7 +44,7 @@ def test_mdc_run_serves_live_predictions(tmp_path):
             r = _get(f"{base}/v1/features/{INSTRUMENT}", headers=headers)
             return r is not None and r.status_code == 200 and r.json()["features"]["mid"]
 
-        _wait_for(mid_known, 60, "a live mid for binance BTC-USDT")
+        wait_until_sync(mid_known, 60, "a live mid for binance BTC-USDT", 0.5)
         body = {"venue": "binance", "symbol": "BTC-USDT"}
         answer = httpx.post(f"{base}/v1/predict", json=body, headers=headers, timeout=5)
         assert answer.status_code == 200, answer.text

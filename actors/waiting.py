@@ -1,0 +1,42 @@
+"""Waiting until a condition holds, within a deadline: the one polling helper of the shells
+(chaos checks, benchmarks, tests). The core never waits: it says what it needs and returns."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class WaitTimeout(AssertionError):
+    """The condition did not hold in time; the message names what was waited for."""
+
+    def __init__(self, timeout_s: float, what: str) -> None:
+        super().__init__(f"timed out after {timeout_s}s waiting for {what}")
+
+
+async def wait_until(
+    predicate: Callable[[], Awaitable[object]], timeout_s: float, what: str, every_s: float = 0.1
+) -> float:
+    """Poll an async condition every `every_s`; returns the seconds it took (recovery times)."""
+    started = time.monotonic()
+    while not await predicate():
+        if time.monotonic() - started > timeout_s:
+            raise WaitTimeout(timeout_s, what)
+        await asyncio.sleep(every_s)
+    return time.monotonic() - started
+
+
+def wait_until_sync(check: Callable[[], T], timeout_s: float, what: str, every_s: float = 0.1) -> T:
+    """Poll a blocking condition (a subprocess's HTTP server...); returns its truthy result."""
+    deadline = time.monotonic() + timeout_s
+    pause = threading.Event()  # never set: its wait() is an interruptible, bounded pause
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            raise WaitTimeout(timeout_s, what)
+        pause.wait(every_s)
+    return result
