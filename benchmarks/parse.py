@@ -311,7 +311,7 @@ class Cryptofeed:
 @dataclass(frozen=True)
 class Row:
     label: str
-    module: str  # mdc.venues.<module>
+    module: str  # the venue's registered name
     symbol: str
     wire_symbol: str
     wire: type[Wire]
@@ -575,12 +575,14 @@ def profile(case: Case, top: int) -> None:
 
 
 def load_cases(rows: list[Row], count: int, seed: int) -> tuple[list[Case], list[str]]:
+    from mdc.venues.registry import get_venue
+
     cases, skipped = [], []
     for row in rows:
         try:
-            venue = importlib.import_module(f"mdc.venues.{row.module}").VENUE
-        except Exception as exc:  # a venue module still being written: skip it, say why
-            skipped.append(f"{row.label}: mdc.venues.{row.module} does not import ({exc!r})")
+            venue = get_venue(row.module)
+        except Exception as exc:  # a venue still being written: skip it, say why
+            skipped.append(f"{row.label}: venue {row.module!r} does not load ({exc!r})")
             continue
         cases.append(build_case(row, venue, count, seed))
     return cases, skipped

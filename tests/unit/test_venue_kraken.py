@@ -27,7 +27,7 @@ from mdc.venues.base import (
     VenueError,
 )  # fmt: skip
 from mdc.venues.kraken import Kraken, checksum
-from mdc.venues.kraken_checksum import Checksum
+from mdc.venues.kraken.book_checksum import Checksum
 
 VENUE = Kraken()  # one venue object, as one connection has
 
