@@ -69,10 +69,14 @@ class ProviderActor:
         self.gaps = 0
         self._new_book_incarnation(self.started_ns)
 
-    async def start(self, resume: dict[str, ResumePoint]) -> None:
-        """Connect, resuming after the newest durable trade of each symbol."""
+    async def start(self, resume: dict[str, ResumePoint], restarted: bool = False) -> None:
+        """Connect, resuming after the newest durable trade of each symbol; after a crash of the
+        previous provider, its books are marked broken first (in line, before any new event)."""
         for symbol, point in resume.items():
             self.session.resume(symbol, point)
+        gaps = self.session.restarted(time.time_ns()) if restarted else []
+        if gaps:  # a venue without books has none
+            await self._on_events(gaps)
         self._tasks = [
             asyncio.create_task(self.connection.run()),
             asyncio.create_task(self._tick_loop()),

@@ -280,7 +280,7 @@ class Supervisor:
         # rewired): Ray hands its result to start(), so neither waits for the other.
         resume = self._writer().last_trades.remote(venue)
         child.handle = await self._provider_actor(venue)
-        await _as_future(child.handle.start.remote(resume))
+        await _as_future(child.handle.start.remote(resume, resync_books))
         child.move_to(ChildState.RUNNING)
         if self.standby:
             self._standbys[venue] = self._new_provider_actor(venue)

@@ -547,6 +547,13 @@ class Session:
         ]
         return out + self._invalidate_books("connection sequence gap", now_ns)
 
+    def restarted(self, now_ns: int) -> list[Event]:
+        """This connection's keeper is a new life (a provider restarted after a crash): the last
+        one may have been cut off anywhere, with no disconnect recorded, so every book is marked
+        with a Gap here, before any event of the new life (its deltas may come before its
+        snapshot)."""
+        return self._invalidate_books("provider restarted", now_ns)
+
     def _invalidate_books(self, reason: str, now_ns: int) -> list[Event]:
         """A loss at the connection level: every book may be wrong. The per-symbol Gap goes out
         in line with the book events, so the stored book stream is marked exactly where the loss

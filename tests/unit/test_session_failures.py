@@ -43,3 +43,18 @@ def test_a_failed_session_keeps_the_error_and_says_why_in_a_status_event():
     assert isinstance(status, Status) and status.state == "failed"
     assert status.detail == str(error) and status.ts_event == 5
     assert s.failure is error and s.phase is Phase.FAILED
+
+
+def test_a_restarted_keeper_marks_every_book_before_any_new_event():
+    """A provider killed mid-stream records no disconnect; its successor's deltas may come
+    before its snapshot, so the stored book stream needs the Gap first (found by the cluster
+    failover test: a stored delta broke the book with no recorded gap)."""
+    from mdc.venues.alpaca import Alpaca
+
+    config = SessionConfig(symbols=("BTC-USDT", "ETH-USDT"))
+    gaps = Session(VENUE, config, track_books=False).restarted(5)
+    assert [(g.symbol, g.stream, g.ts_recv) for g in gaps] == [
+        ("BTC-USDT", "book", 5),
+        ("ETH-USDT", "book", 5),
+    ]
+    assert Session(Alpaca(), SessionConfig(symbols=("AAPL",))).restarted(5) == []
