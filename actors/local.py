@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import random
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from actors.connection import VenueConnection, VenueRun
+from mdc.backoff import Backoff
 from mdc.errors import CollectorError
 from mdc.events import Event, Gap, Trade
 from mdc.features import FeatureConfig, FeatureTracker
@@ -24,6 +27,8 @@ from mdc.venues.base import Session
 from mdc.venues.registry import get_venue
 
 log = logging.getLogger(__name__)
+STORE_RETRY = Backoff(initial=0.05, maximum=5.0, floor=0.5)
+"""A refused append (disk full...) is retried after this (the one backoff policy)."""
 
 
 @dataclass
@@ -63,6 +68,7 @@ class LocalPipeline:
         baseline); nothing reads them here."""
         self.store = store
         self.features = FeatureTracker(features) if features is not None else None
+        self._rng = random.Random()
         self.queue: asyncio.Queue[list[Event]] = asyncio.Queue(maxsize=queue_batches)
         self.max_batch_events = max_batch_events
         self.stats = PipelineStats()
@@ -154,15 +160,13 @@ class LocalPipeline:
 
     async def _append_until_stored(self, batch: list[Event]) -> None:
         """Keep the batch until the store takes it: a failed append is retried, never dropped."""
-        delay = 0.05
-        while True:
+        for attempt in itertools.count():
             try:
                 result = await asyncio.to_thread(self.store.append, batch)
             except CollectorError as exc:
                 self.stats.storage_errors += 1
                 self.stats.last_storage_error = str(exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await asyncio.sleep(STORE_RETRY.delay(attempt, self._rng))
                 continue
             self.stats.stored += result.stored
             self.stats.duplicates += result.duplicates
