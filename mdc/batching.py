@@ -12,14 +12,10 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-import msgspec
-
 from mdc.errors import ConfigError
-from mdc.events import AnyEvent, Event
+from mdc.events import Event
 from mdc.store.encoded import EncodedBatch, encode_batch
-from mdc.store.records import UNENCODABLE, encode_payload
-
-_EVENTS = msgspec.msgpack.Decoder(list[AnyEvent])
+from mdc.store.records import PAYLOAD_DECODER, UNENCODABLE, encode_payload
 
 
 @dataclass(frozen=True)
@@ -91,7 +87,7 @@ def _packed(events: list[Event]) -> bytes | list[Event]:
 def _rebuilt(producer: str, seq: int, events: bytes | list[Event], *rest: object) -> EventBatch:
     """The batch again on the receiving side (see `EventBatch.__reduce__`)."""
     if isinstance(events, bytes):
-        events = _EVENTS.decode(events) if events else []
+        events = PAYLOAD_DECODER.decode(events) if events else []
     return EventBatch(producer, seq, events, *rest)  # type: ignore[arg-type]
 
 

@@ -17,14 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
 
-import msgspec
-
-from mdc.events import AnyEvent, Event, Gap
+from mdc.events import Event, Gap
 from mdc.store import records
 from mdc.store.dedup import Key, identity_keys
 from mdc.store.streams import Stream, stream_of
 
-_EVENTS = msgspec.msgpack.Decoder(list[AnyEvent])
 _VENUE = attrgetter("venue")
 _SYMBOL = attrgetter("symbol")
 
@@ -48,7 +45,8 @@ class EncodedBatch:
 
     def decode(self) -> list[Event]:
         """The events again, stream by stream (each stream in its original order)."""
-        return [event for part in self.parts for event in _EVENTS.decode(part.payload)]
+        decode = records.PAYLOAD_DECODER.decode
+        return [event for part in self.parts for event in decode(part.payload)]
 
 
 def encode_batch(events: list[Event]) -> EncodedBatch:

@@ -22,7 +22,7 @@ from typing import BinaryIO
 import crc32c
 import msgspec
 
-from mdc.events import Event
+from mdc.events import AnyEvent, Event
 
 HEADER = struct.Struct("<II")
 MAX_RECORD_BYTES = 64 * 1024 * 1024
@@ -85,6 +85,10 @@ def scan(f: BinaryIO, end: ScanEnd, start: int = 0, *, skip: int = 0) -> Iterato
 _FRAME_ENCODER = msgspec.msgpack.Encoder(decimal_format="string")
 UNENCODABLE = (OverflowError, TypeError, msgspec.EncodeError)
 """What encoding an event a frame cannot hold raises (an int beyond 64 bits, say)."""
+
+
+PAYLOAD_DECODER = msgspec.msgpack.Decoder(list[AnyEvent])
+"""The events of one payload (what `encode_payload` made): the one decoder of that format."""
 
 
 def encode_payload(events: list[Event]) -> bytes:

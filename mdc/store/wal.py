@@ -45,7 +45,7 @@ from typing import Any
 
 import msgspec
 
-from mdc.events import AnyEvent, Event, Gap
+from mdc.events import Event, Gap
 from mdc.store import records
 from mdc.store.damage import (
     SEGMENT_SUFFIX,
@@ -65,7 +65,6 @@ from mdc.store.fs import FileSystem
 from mdc.store.streams import Stream, stream_of
 
 Forget = Callable[[Stream, int], None]
-_EVENTS = msgspec.msgpack.Decoder(list[AnyEvent])
 _PAYLOADS = msgspec.msgpack.Decoder(list[msgspec.Raw])
 
 
@@ -424,7 +423,7 @@ class WAL:
     def read_events(
         self, stream: Stream, start: int = 0, stop: int | None = None
     ) -> Iterator[tuple[int, Event]]:
-        return self._read(stream, start, stop, _EVENTS)
+        return self._read(stream, start, stop, records.PAYLOAD_DECODER)
 
     def _read(
         self, stream: Stream, start: int, stop: int | None, decoder: msgspec.msgpack.Decoder
