@@ -330,21 +330,22 @@ class Store:
 
     def tail(self, stream: Stream, records: int) -> Iterator[Event]:
         """The last `records` durable events of one stream, in stored order (cheap: no scan)."""
-        end = self.wal.positions().get(stream, 0)
-        for _seq, payload in self.wal.read(stream, max(0, end - records)):
-            yield from_msgpack(payload)
+        return map(from_msgpack, self._tail_payloads(stream, records))
 
     def trade_ids_tail(self, stream: Stream, records: int) -> list[tuple[int, int]]:
         """(trade_id or 0, ts_event) of the venue's own trades (not aggregates) among the
         stream's last `records` events, in stored order: where a restarted provider resumes.
         Only those fields are decoded (whole trades, Decimals and all, cost most of a restart)."""
-        end = self.wal.positions().get(stream, 0)
         out = []
-        for _seq, payload in self.wal.read(stream, max(0, end - records)):
-            trade = _TRADE_IDS.decode(payload)
+        for trade in map(_TRADE_IDS.decode, self._tail_payloads(stream, records)):
             if type(trade) is _TradeIds and not trade.aggregate:  # no id (0): resumed by time
                 out.append((trade.trade_id or 0, trade.ts_event))
         return out
+
+    def _tail_payloads(self, stream: Stream, records: int) -> Iterator[bytes]:
+        """The payloads of the stream's last `records` durable events, in stored order."""
+        end = self.wal.positions().get(stream, 0)
+        return (payload for _seq, payload in self.wal.read(stream, max(0, end - records)))
 
     def close(self) -> None:
         self.wal.close()
