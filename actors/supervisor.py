@@ -92,7 +92,6 @@ class Supervisor:
         1.3 s of the 1.6 s from a provider's SIGKILL to streaming again)."""
         self._standbys: dict[str, ActorHandle] = {}
         self._status_seq = 0
-        self._restarts: set[asyncio.Task] = set()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -115,9 +114,10 @@ class Supervisor:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.policy.ping_every_s)
         finally:
-            for task in self._restarts:
+            restarts = [c.restart for c in self.children.values() if c.restart is not None]
+            for task in restarts:
                 task.cancel()
-            await asyncio.gather(*self._restarts, return_exceptions=True)
+            await asyncio.gather(*restarts, return_exceptions=True)
 
     async def stop(self, timeout_s: float = 15.0) -> dict[str, bool]:
         """Providers first (they flush and wait for acks), then books, then the writer. Returns,
@@ -178,9 +178,7 @@ class Supervisor:
             return  # a ping of the new incarnation failed while its restart rewires its peers:
             # that restart ends first; the next ping finds the child dead again if it still is
         child.move_to(ChildState.RESTARTING)
-        task = child.restart = asyncio.create_task(self._recover(child, reason))
-        self._restarts.add(task)
-        task.add_done_callback(self._restarts.discard)
+        child.restart = asyncio.create_task(self._recover(child, reason))
 
     async def _recover(self, child: Child, reason: str) -> None:
         """The outermost boundary of one child's restart: an error in it (a peer gone meanwhile,
