@@ -19,17 +19,24 @@ import statistics
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import ray
 from firehose_tapes import TapeSummary, record_tape, serve_tapes
-from pipeline import Load, Round, local_round, ms, percentile, ray_round, serving_process
+from pipeline import (
+    Load,
+    Round,
+    local_round,
+    ms,
+    percentile,
+    ray_round,
+    serving_process,
+    sessions,
+)
 
 from actors.connection import Endpoint, VenueRun
-from mdc.config import load_config
 from mdc.simulator.firehose import Tape
-from mdc.venues.base import SessionConfig
 
 HALF = 0.5
 CAPACITY_HEADING = "## capacity"
@@ -46,20 +53,9 @@ class CapacityRound:
     """About how much of the tapes the saturated round read (near 1: source-bound)."""
 
 
-def sessions(load: Load) -> dict[str, SessionConfig]:
-    config = load_config(None, venues=",".join(load.venues))
-    sim = load.simulator(seed=1)
-    return {
-        v.name: replace(
-            v.session_with_keys(sim.alpaca_key, sim.alpaca_secret), symbols=load.symbols(v.name)
-        )
-        for v in config.venues
-    }
-
-
 def firehose_process(load: Load, model_seconds: float) -> contextlib.AbstractContextManager:
     """The firehose serving recorded tapes in a child process: their summaries and its pid."""
-    args = (sessions(load), load.simulator(seed=1), model_seconds)
+    args = (sessions(load, load.simulator(seed=1)), load.simulator(seed=1), model_seconds)
     return serving_process(serve_tapes, *args, timeout_s=600)
 
 
@@ -89,7 +85,7 @@ def runs_for(load: Load, tapes: list[TapeSummary]) -> list[VenueRun]:
     by_venue = {t.venue: t for t in tapes}
     return [
         VenueRun(name, session, Endpoint(by_venue[name].ws_base, by_venue[name].http))
-        for name, session in sessions(load).items()
+        for name, session in sessions(load, load.simulator(seed=1)).items()
     ]
 
 
@@ -172,7 +168,7 @@ def stage_tapes(load: Load, model_seconds: float) -> dict[str, Tape]:
     sim = load.simulator(seed=1)
     return {
         venue: record_tape(venue, session, sim, model_seconds, time.time_ns())
-        for venue, session in sessions(load).items()
+        for venue, session in sessions(load, load.simulator(seed=1)).items()
     }
 
 
@@ -202,7 +198,8 @@ async def run_capacity(args, base: Path, load: Load) -> tuple[list[str], str]:
                 )
                 rounds.append(result)
     print("  per-stage timing in one process ...", flush=True)
-    stages = measure_stages(stage_tapes(load, args.stage_seconds), base / "stages", rounds)
+    configs = sessions(load, load.simulator(seed=1))
+    stages = measure_stages(stage_tapes(load, args.stage_seconds), configs, base / "stages", rounds)
     section = [
         CAPACITY_HEADING,
         "",

@@ -12,8 +12,8 @@ import hashlib
 import statistics
 import time
 
-from capacity import sessions, stage_tapes
-from pipeline import Load
+from capacity import stage_tapes
+from pipeline import Load, sessions
 from stages import connected_session, feed, payloads
 
 from mdc.features import FeatureConfig, FeatureTracker
@@ -21,7 +21,7 @@ from mdc.features import FeatureConfig, FeatureTracker
 
 def events(seconds: float) -> list:
     load = Load(("binance", "coinbase", "kraken", "alpaca"), 6, 500.0)
-    configs = sessions(load)
+    configs = sessions(load, load.simulator(seed=1))
     out = []
     for venue, tape in stage_tapes(load, seconds).items():
         session, handshake = connected_session(tape, configs[venue], True)

@@ -48,6 +48,7 @@ from mdc.features import FeatureConfig
 from mdc.simulator.config import SimulatorConfig
 from mdc.store import AppendResult, Store
 from mdc.supervision import ChildState, RestartPolicy
+from mdc.venues.base import SessionConfig
 
 EXTRA_SYMBOLS = {
     "binance": ("BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT", "ADA-USDT", "DOGE-USDT"),
@@ -128,16 +129,22 @@ def simulator_process(config: SimulatorConfig) -> contextlib.AbstractContextMana
     return serving_process(_serve_simulator, config)
 
 
-def venue_runs(load: Load, urls: dict[str, tuple[str, str]], sim: SimulatorConfig) -> list:
+def sessions(load: Load, sim: SimulatorConfig) -> dict[str, SessionConfig]:
+    """Each venue's session settings for the load: its symbols, the simulator's credentials."""
     config = load_config(None, venues=",".join(load.venues))
-    runs = []
-    for v in config.venues:
-        session = replace(
+    return {
+        v.name: replace(
             v.session_with_keys(sim.alpaca_key, sim.alpaca_secret), symbols=load.symbols(v.name)
         )
-        ws, http = urls[v.name]
-        runs.append(VenueRun(v.name, session, Endpoint(ws, http)))
-    return runs
+        for v in config.venues
+    }
+
+
+def venue_runs(load: Load, urls: dict[str, tuple[str, str]], sim: SimulatorConfig) -> list:
+    return [
+        VenueRun(venue, session, Endpoint(*urls[venue]))
+        for venue, session in sessions(load, sim).items()
+    ]
 
 
 # -- receive -> durable latency, measured around the store's append ----------------------------

@@ -23,7 +23,7 @@ from mdc.features import FeatureConfig, FeatureTracker
 from mdc.simulator.firehose import Tape
 from mdc.store import RealFS, Store
 from mdc.store.encoded import EncodedBatch, encode_batch
-from mdc.venues.base import HttpGet, SendText, Session
+from mdc.venues.base import HttpGet, SendText, Session, SessionConfig
 from mdc.venues.registry import get_venue
 
 BATCH = BatchPolicy().max_events
@@ -98,11 +98,9 @@ def _receive_all(tape: Tape, frames: list[bytes], config, books: bool) -> tuple[
     return time.process_time() - began, out
 
 
-def measure_stages(tapes: dict[str, Tape], base: Path, rounds: list) -> list[tuple[str, float]]:
-    from capacity import sessions  # the benchmark's session configs
-    from pipeline import Load
-
-    configs = sessions(Load(tuple(tapes), _symbols(tapes), 500.0))
+def measure_stages(
+    tapes: dict[str, Tape], configs: dict[str, SessionConfig], base: Path, rounds: list
+) -> list[tuple[str, float]]:
     frames = {venue: payloads(tape) for venue, tape in tapes.items()}
     parse = books = 0.0
     events: list[Event] = []
@@ -136,8 +134,10 @@ def measure_stages(tapes: dict[str, Tape], base: Path, rounds: list) -> list[tup
         "encode (producer batches of 500)": encode * us,
         "writer (route, dedup, frame, CRC, write; no fsync)": writer * us,
     }
-    local_us = statistics.median(_us(r) for r in local)
-    ray_us = statistics.median(_us(r) for r in ray)
+    from capacity import us_per_event
+
+    local_us = statistics.median(us_per_event(r) for r in local)
+    ray_us = statistics.median(us_per_event(r) for r in ray)
     return [
         ("receive + event loop (one process less the stages)", local_us - sum(timed.values())),
         *timed.items(),
@@ -146,14 +146,6 @@ def measure_stages(tapes: dict[str, Tape], base: Path, rounds: list) -> list[tup
         ("actor hop (Ray CPU per event less one process's)", ray_us - local_us),
         ("projections (Parquet, bars, JSONL, checkpoints; off the hot path)", projections * us),
     ]  # fmt: skip
-
-
-def _us(r) -> float:
-    return r.collector_cores / max(r.saturated.events_per_s, 1e-9) * 1e6
-
-
-def _symbols(tapes: dict[str, Tape]) -> int:
-    return len(tapes[next(iter(tapes))].rest_venue.model.symbols)
 
 
 def _fsync_us(base: Path, record_bytes: int, times: int = 50) -> float:
