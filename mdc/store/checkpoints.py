@@ -158,8 +158,10 @@ class CheckpointProjection:
             while batch := follower.next_batch(self.batch_events):
                 for (stream, seq), event in batch.items:
                     written += self._feed(stream, books[stream], seq, event)
-                self._save(state, follower.position)
-            self._save(state, follower.position)  # past holes at the end
+                if state.advance(follower.position.as_dict()):
+                    state.save(self.root)
+            if state.advance(follower.position.as_dict()):  # past holes at the end
+                state.save(self.root)
         return written
 
     def _feed(self, stream: Stream, book: _Progress, seq: int, event: Event) -> int:
@@ -177,14 +179,6 @@ class CheckpointProjection:
         self._write(stream, Checkpoint(seq, book.max_ts, snap))
         book.bucket, book.count = book.max_ts // self.interval_ns, 0
         return 1
-
-    def _save(self, state: ProjectionState, position: Position) -> None:
-        """Record what the checkpoints now cover. A stream restarts at its latest checkpoint,
-        which may be before its saved position: that never moves back."""
-        ahead = {s: seq for s, seq in position.as_dict().items() if seq > state.positions.get(s, 0)}
-        if ahead:
-            state.positions.update(ahead)
-            state.save(self.root)
 
     def rewind(self, stream: Stream, seq: int, aside: Aside) -> None:
         """Take back the stream's checkpoints taken at `seq` or later."""

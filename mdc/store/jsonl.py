@@ -39,7 +39,7 @@ class JsonlProjection:
                     state.extra[rel] = _append(os.path.join(self.root, rel), chunk)
                     touched.add(rel)
                 written += len(batch)
-            state.positions.update(follower.position.as_dict())
+            state.advance(follower.position.as_dict())
         for rel in sorted(touched):
             _fsync(os.path.join(self.root, rel))
         if written:

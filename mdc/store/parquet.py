@@ -260,10 +260,9 @@ class ParquetProjection:
                     unfinished = True
                 for stream, chunk in sorted(chunks.items()):
                     touched |= self._write_chunk(stream, chunk)
-                state.positions.update(follower.position.as_dict())
+                state.advance(follower.position.as_dict())
                 state.save(self.root)
-            if follower.position.as_dict().items() - state.positions.items():
-                state.positions.update(follower.position.as_dict())  # past holes at the end
+            if state.advance(follower.position.as_dict()):  # past holes at the end
                 state.save(self.root)
         if unfinished:
             os.remove(marker)

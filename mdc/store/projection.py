@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from mdc.store.streams import Stream
@@ -55,6 +56,13 @@ class ProjectionState:
             raw = json.load(f)
         positions = {Stream.from_dirname(k): v for k, v in raw["positions"].items()}
         return cls(positions, raw.get("extra", {}))
+
+    def advance(self, seqs: Mapping[Stream, int]) -> bool:
+        """Move streams forward to `seqs` (a follower's position), never back; whether any
+        moved (and the state needs saving)."""
+        ahead = {s: seq for s, seq in seqs.items() if seq > self.positions.get(s, 0)}
+        self.positions.update(ahead)
+        return bool(ahead)
 
     def save(self, directory: str) -> None:
         raw = {
