@@ -10,6 +10,7 @@ import os
 import secrets
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -17,8 +18,16 @@ from actors.books import BOOKS_ACTOR_TEMPLATE
 from actors.sidefiles import SideFile
 from actors.supervisor import DEFAULT_NAMESPACE
 from mdc.errors import CollectorError
+from serve.app import MAX_FEATURE_AGE_S
 from serve.auth import API_KEY_HASHES_ENV, API_KEYS_ENV, KeyRing
-from serve.deployment import ServeSpec, direct_ingress_urls, start_serve, stop_serve
+from serve.deployment import (
+    ServeOptions,
+    ServePath,
+    ServeSpec,
+    describe,
+    start_serve,
+    stop_serve,
+)
 
 KEY_FILE = "api-key"
 
@@ -54,16 +63,33 @@ def _keep_key(path: Path, key: str) -> None:
         raise
 
 
+@dataclass(frozen=True)
+class ApiSettings:
+    """Where and how `mdc run` serves the API (its --api-* options)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    proxy: bool = False
+    venues: tuple[str, ...] = ()
+    max_feature_age_s: float = MAX_FEATURE_AGE_S
+
+
 @contextlib.asynccontextmanager
 async def prediction_api(
-    data_dir: str, host: str, port: int, hashes: tuple[str, ...] = ()
+    data_dir: str, settings: ApiSettings, hashes: tuple[str, ...] = ()
 ) -> AsyncIterator[str | None]:
     """Serve while the block runs; yields the base URL, or None when it could not start."""
-    keys = key_ring(data_dir, hashes)
-    spec = ServeSpec(keys, actor=BOOKS_ACTOR_TEMPLATE, actor_namespace=DEFAULT_NAMESPACE)
+    spec = ServeSpec(
+        key_ring(data_dir, hashes),
+        actor=BOOKS_ACTOR_TEMPLATE,
+        actor_namespace=DEFAULT_NAMESPACE,
+        venues=settings.venues,
+        max_feature_age_s=settings.max_feature_age_s,
+    )
+    options = ServeOptions(path=ServePath.PROXY if settings.proxy else ServePath.DIRECT)
     print("mdc run: starting the prediction API (a few seconds)...", file=sys.stderr)
     try:
-        url = await asyncio.to_thread(start_serve, spec, host, port)
+        served = await asyncio.to_thread(start_serve, spec, settings.host, settings.port, options)
     except CollectorError as exc:
         print(
             f"mdc run: prediction API not started: {exc}; collecting without it "
@@ -72,10 +98,13 @@ async def prediction_api(
         )
         yield None
         return
-    print(f"mdc run: prediction API on {url} (POST /v1/predict, GET /v1/models)", file=sys.stderr)
-    for direct in await asyncio.to_thread(direct_ingress_urls, host):
-        print(f"mdc run: prediction API direct ingress at {direct}", file=sys.stderr)
+    print(
+        f"mdc run: prediction API on {served.url} (POST /v1/predict, GET /v1/models)",
+        file=sys.stderr,
+    )
+    for line in describe(served):
+        print(f"mdc run: {line}", file=sys.stderr)
     try:
-        yield url
+        yield served.url
     finally:
         await asyncio.to_thread(stop_serve)

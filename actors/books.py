@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
+import uuid
 
 import ray
 from ray.actor import ActorHandle
@@ -13,6 +15,7 @@ from actors.producer import Producer
 from mdc.batching import BatchPolicy, EventBatch, InOrder
 from mdc.events import Event, Gap, Trade
 from mdc.features import FeatureConfig, FeatureTracker, FeatureVector
+from mdc.features.board import FeatureBoard, FeatureUpdate
 from mdc.sync import BookSync
 from mdc.venues.base import SessionConfig
 from mdc.venues.registry import get_venue
@@ -29,7 +32,8 @@ class BookActor:
 
     It also computes the venue's live features: the provider's trades and book events, in the
     provider's order, feed a FeatureTracker, the same one `mdc features` feeds from the store,
-    so live and replayed features agree. The prediction API finds it by name."""
+    so live and replayed features agree. The prediction API finds it by name and copies the
+    vectors that changed (`feature_updates`), so a prediction never calls this actor."""
 
     def __init__(
         self,
@@ -42,6 +46,9 @@ class BookActor:
         self.venue = get_venue(venue)
         self.features = FeatureTracker(features or FeatureConfig.default())
         self.session_config = session
+        self.board = FeatureBoard(self.features, epoch=uuid.uuid4().hex)
+        self.board.declare(self._instruments(), time.time_ns())
+        self._news = asyncio.Event()
         self.syncs: dict[str, BookSync] = {}
         self.producer = Producer(f"books:{venue}", writer, policy)
         self.provider: ActorHandle | None = None
@@ -82,6 +89,8 @@ class BookActor:
 
     async def _apply(self, batch: EventBatch) -> int:
         gaps: list[Event] = []
+        self.board.touched(batch.events)
+        self._news.set()
         for event in batch.events:
             self.features.on_event(event)
             if type(event) is Trade:
@@ -148,6 +157,16 @@ class BookActor:
             unknown = dict.fromkeys(self.features.config.names)
             vector = FeatureVector(venue, symbol, t_ns or time.time_ns(), unknown)
         return vector
+
+    async def feature_updates(self, epoch: str, since: int, wait_s: float) -> FeatureUpdate:
+        """The vectors that changed after version `since` of board `epoch` (all of them after a
+        restart of ours): at once when there are some, else when some come, or after `wait_s`
+        with none (which tells the follower its copy is current)."""
+        if not self.board.has_news(epoch, since):
+            self._news.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._news.wait(), wait_s)
+        return self.board.updates(epoch, since)
 
     async def feature_instruments(self) -> list[tuple[str, str]]:
         return sorted(set(self.features.instruments()) | self._instruments())

@@ -91,8 +91,22 @@ def register_run(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--api-direct-ingress",
         action="store_true",
-        help="the API's replica also answers HTTP itself on a port in 30000-31000, printed at "
-        "start (Ray Serve direct ingress: experimental in Ray, much faster; see mdc serve)",
+        help="the default now: the API's replica answers on --api-port itself (Ray Serve direct "
+        "ingress, experimental in Ray 2.60 which mdc pins); kept for old scripts",
+    )
+    parser.add_argument(
+        "--api-proxy",
+        action="store_true",
+        help="serve the API through Ray Serve's HTTP proxy on --api-port instead (about a "
+        "quarter of the throughput on small machines; see benchmarks/RESULTS.md)",
+    )
+    parser.add_argument(
+        "--max-feature-age",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="the API answers 503 for live features not confirmed current within S seconds "
+        "(default %(default)s)",
     )
     parser.add_argument(
         "--no-api",
@@ -167,10 +181,6 @@ def _run(args: argparse.Namespace) -> int:
         from actors.runtime import init_ray
 
         print("mdc run: starting Ray (a few seconds)...", file=sys.stderr)
-        if args.api_direct_ingress and not args.no_api:
-            from serve.deployment import DIRECT_INGRESS_ENV
-
-            os.environ[DIRECT_INGRESS_ENV] = "1"  # read by Serve in the processes Ray starts
         init_ray(args.address, args.num_cpus)
     return asyncio.run(_collect(args, config))
 
@@ -309,7 +319,7 @@ async def _on_ray(runs, config: CollectorConfig, stop: asyncio.Event, args, pane
 
     panel = panel_type(rows, data_dir)
     try:
-        async with _api(data_dir, args, config.api_key_hashes):
+        async with _api(data_dir, args, config):
             with panel.live():
                 await asyncio.gather(supervisor.watch(stop), panel.refresh_until(stop))
         print("mdc run: draining: flushing and fsyncing every pending batch...", file=sys.stderr)
@@ -319,10 +329,17 @@ async def _on_ray(runs, config: CollectorConfig, stop: asyncio.Event, args, pane
 
 
 def _api(
-    data_dir: str, args: argparse.Namespace, hashes: tuple[str, ...]
+    data_dir: str, args: argparse.Namespace, config: CollectorConfig
 ) -> contextlib.AbstractAsyncContextManager:
     if args.no_api:
         return contextlib.nullcontext()
-    from actors.api import prediction_api
+    from actors.api import ApiSettings, prediction_api
 
-    return prediction_api(data_dir, args.api_host, args.api_port, hashes)
+    settings = ApiSettings(
+        args.api_host,
+        args.api_port,
+        proxy=args.api_proxy,
+        venues=tuple(v.name for v in config.venues),
+        max_feature_age_s=args.max_feature_age,
+    )
+    return prediction_api(data_dir, settings, config.api_key_hashes)

@@ -62,36 +62,47 @@ class LoadedModel:
         self._check_signature()
 
     def vectorize(self, values: Mapping[str, float | int | None]) -> np.ndarray:
-        """One float32 row in the model's feature order; a null takes the feature's fill."""
+        """One checked float32 row in the model's feature order; a null takes the feature's fill."""
         missing = [name for name in self.features if name not in values]
         if missing:
             raise ModelInputError(f"{self.name} {self.version}: missing features {missing}")
-        row = np.array([self._number(n, values[n]) for n in self.features], dtype=np.float64)
+        row = np.array([self._number(n, values[n]) for n in self.features], dtype=np.float32)
         row = np.where(np.isnan(row), self._fill, row)
-        return self._checked(row.reshape(1, -1))[0]
+        return self._finite(row.reshape(1, -1))[0]
 
-    def predict_matrix(self, x: np.ndarray) -> list[Prediction]:
-        """Predict each row of `x` ([n, len(features)]; a single 1-D row is taken as n = 1)."""
+    def check_rows(self, rows: object) -> np.ndarray:
+        """`rows` as the float32 [n, len(features)] matrix the graph takes (a single 1-D row is
+        n = 1), checked once: numbers, shape, finite in float32 (beyond its range is not)."""
         try:
-            raw = np.atleast_2d(np.asarray(x, dtype=np.float64))
+            with np.errstate(over="ignore"):
+                matrix = np.atleast_2d(np.asarray(rows, dtype=np.float32))
         except (TypeError, ValueError) as exc:
             raise ModelInputError(f"{self.name} {self.version}: rows must be numbers") from exc
-        matrix = self._checked(raw)
-        labels, probabilities = self._session.run(self._outputs, {self._input: matrix})
-        up = probabilities[:, self._up_column]
-        return [Prediction(int(lab), float(p)) for lab, p in zip(labels, up, strict=True)]
-
-    def _checked(self, matrix: np.ndarray) -> np.ndarray:
         if matrix.ndim != 2 or matrix.shape[1] != len(self.features):
             raise ModelInputError(
                 f"{self.name} {self.version}: expected rows of {len(self.features)} features "
                 f"{list(self.features)}, got shape {list(matrix.shape)}"
             )
+        return self._finite(matrix)
+
+    def predict_matrix(self, x: object) -> list[Prediction]:
+        """Predict each row of `x` (any rows `check_rows` takes)."""
+        return self.predict_checked(self.check_rows(x))
+
+    def predict_checked(self, matrix: np.ndarray) -> list[Prediction]:
+        """Predict a matrix from `check_rows` or `vectorize` as it is: no second check or cast."""
+        labels, probabilities = self._session.run(self._outputs, {self._input: matrix})
+        up = probabilities[:, self._up_column]
+        return [Prediction(int(lab), float(p)) for lab, p in zip(labels, up, strict=True)]
+
+    def _finite(self, matrix: np.ndarray) -> np.ndarray:
         bad = ~np.isfinite(matrix)
         if bad.any():
             names = [self.features[i] for i in sorted(set(np.nonzero(bad)[1].tolist()))]
-            raise ModelInputError(f"{self.name} {self.version}: non-finite values in {names}")
-        return matrix.astype(np.float32)
+            raise ModelInputError(
+                f"{self.name} {self.version}: non-finite or beyond float32 values in {names}"
+            )
+        return matrix
 
     def _number(self, name: str, value: object) -> float:
         if value is None:

@@ -3,16 +3,21 @@
 One app object serves under plain uvicorn and as the Ray Serve ingress, on the contract of
 serve.jsonapi (API key on every route but health, JSON errors naming the field, in-flight limit).
 Given a `DlqAdmin`, it also carries the DLQ admin routes (serve.admin) behind the same keys.
-Inference runs on worker threads, so a slow model never holds the event loop that health needs.
+Inference runs on worker threads, so a slow model never holds the event loop that health needs;
+its input is checked once, as the float32 matrix the model takes.
+
+Live features come from the replica's own copy (serve.features_source): a request reads memory.
+Every answer built on them carries `ts_recv` (the receive time of the newest event behind the
+vector, ns) and `age_ms` (how long since the copy was last confirmed current); a copy older than
+`max_feature_age_s` is answered 503 with Retry-After, never silently old.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from fastapi import Depends, FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -20,9 +25,10 @@ from models.errors import ModelInputError
 from serve.ab import ABRouter, Model, UnknownModel, check_weight
 from serve.admin import DlqAdmin, dlq_router
 from serve.auth import KeyRing
-from serve.features_source import FeatureSource, FeatureSourceUnavailable
+from serve.features_source import FeatureSource, FeatureSourceUnavailable, Lookup
 from serve.jsonapi import (
     MAX_INFLIGHT,
+    RETRY,
     ApiError,
     ErrorHandler,
     error_response,
@@ -34,8 +40,12 @@ from serve.jsonapi import (
     read_json,
 )
 
+if TYPE_CHECKING:
+    import numpy as np
+
 MAX_BODY_BYTES = 64 * 1024
 MAX_NAME_CHARS = 64
+MAX_FEATURE_AGE_S = 5.0
 PREDICT_FIELDS = ("features", "venue", "symbol", "model")
 AB_FIELDS = ("A", "B", "weight_b")
 
@@ -64,16 +74,16 @@ def _number(value: Any) -> bool:
 
 
 def explicit_matrix(values: Any, model: Model) -> np.ndarray:
-    """A [1, n] float32 matrix from the request's `features`, checked against the model."""
+    """The request's `features` as the model's checked [1, n] float32 matrix."""
     n = len(model.features)
     if not isinstance(values, list) or not all(map(_number, values)):
         raise invalid("features", f"must be a list of {n} numbers")
     if len(values) != n:
         raise invalid("features", f"has {len(values)} values; model {model.version} takes {n}")
-    x = np.asarray(values, dtype=np.float64).reshape(1, n)
-    if not np.isfinite(x).all() or (np.abs(x) > np.finfo(np.float32).max).any():
-        raise invalid("features", "values must be finite and within float32 range")
-    return x.astype(np.float32)
+    try:
+        return model.check_rows(values)
+    except ModelInputError as exc:
+        raise invalid("features", "values must be finite and within float32 range") from exc
 
 
 def _route_args(body: dict[str, Any]) -> str | None:
@@ -129,26 +139,35 @@ def card_summary(model: Model) -> dict[str, Any]:
 class PredictionApi:
     """Route handlers over one router and one feature source."""
 
-    def __init__(self, router: ABRouter, features: FeatureSource) -> None:
-        self.router, self.features = router, features
+    def __init__(self, router: ABRouter, features: FeatureSource, max_feature_age_s: float) -> None:
+        self.router, self.features, self.max_age_s = router, features, max_feature_age_s
 
-    async def _vector(self, venue: str, symbol: str):
-        vector = await run_in_threadpool(self.features.vector, venue, symbol)
-        if vector is None:
+    def _lookup(self, venue: str, symbol: str) -> Lookup:
+        """The instrument's vector from the copy: 404 if not ours, 503 if too old."""
+        found = self.features.lookup(venue, symbol)
+        if found is None:
             raise ApiError(404, f"unknown instrument {venue}/{symbol}", "symbol")
-        return vector
+        if found.age_s > self.max_age_s:
+            why = f": {found.problem}" if found.problem else ""
+            raise ApiError(
+                503,
+                f"features of {venue}/{symbol} are {found.age_s:.1f} s old, beyond "
+                f"{self.max_age_s:g} s{why}",
+                headers=RETRY,
+            )
+        return found
 
     async def predict(self, request: Request, key: str) -> Response:
         started = time.perf_counter_ns()
         body = _object(await read_json(request, MAX_BODY_BYTES), PREDICT_FIELDS)
         route = self.router.route(key, _route_args(body))
+        found = None
         if "features" in body:
-            x, t_ns = explicit_matrix(body["features"], route.model), None
+            x = explicit_matrix(body["features"], route.model)
         else:
-            vector = await self._vector(body["venue"], body["symbol"])
-            row = route.model.vectorize(vector.values)
-            x, t_ns = np.asarray(row, dtype=np.float32).reshape(1, -1), vector.t_ns
-        prediction = (await run_in_threadpool(route.model.predict_matrix, x))[0]
+            found = self._lookup(body["venue"], body["symbol"])
+            x = route.model.vectorize(found.live.vector.values).reshape(1, -1)
+        prediction = (await run_in_threadpool(route.model.predict_checked, x))[0]
         self.router.record(route.variant, (time.perf_counter_ns() - started) / 1e6)
         return json_response(
             {
@@ -157,7 +176,7 @@ class PredictionApi:
                 "variant": route.variant,
                 "label": int(prediction.label),
                 "probability_up": float(prediction.probability_up),
-                "t_ns": t_ns,
+                **_provenance(found),
             }
         )
 
@@ -165,14 +184,14 @@ class PredictionApi:
         if not 0 < len(venue) <= MAX_NAME_CHARS or not 0 < len(symbol) <= MAX_NAME_CHARS:
             field = "venue" if not 0 < len(venue) <= MAX_NAME_CHARS else "symbol"
             raise invalid(field, f"must be at most {MAX_NAME_CHARS} characters")
-        vector = await self._vector(venue, symbol)
-        values = {k: v if v is None or math.isfinite(v) else None for k, v in vector.values.items()}
-        body = {"venue": venue, "symbol": symbol, "t_ns": vector.t_ns, "features": values}
+        found = self._lookup(venue, symbol)
+        values = found.live.vector.values
+        values = {k: v if v is None or math.isfinite(v) else None for k, v in values.items()}
+        body = {"venue": venue, "symbol": symbol, **_provenance(found), "features": values}
         return json_response(body)
 
     async def instruments(self) -> Response:
-        pairs = await run_in_threadpool(self.features.instruments)
-        return json_response({"instruments": [list(p) for p in pairs]})
+        return json_response({"instruments": [list(p) for p in self.features.instruments()]})
 
     def models(self) -> Response:
         catalogue = [card_summary(m) for m in self.router.catalogue()]
@@ -188,6 +207,17 @@ class PredictionApi:
         return json_response({"ab": self.router.stats()})
 
 
+def _provenance(found: Lookup | None) -> dict[str, Any]:
+    """`t_ns` (event time of the vector), `ts_recv` and `age_ms`; nulls for explicit features."""
+    if found is None:
+        return {"t_ns": None, "ts_recv": None, "age_ms": None}
+    return {
+        "t_ns": found.live.vector.t_ns,
+        "ts_recv": found.live.ts_recv,
+        "age_ms": round(found.age_s * 1000, 3),
+    }
+
+
 def _prediction_handlers() -> dict[type[Exception], ErrorHandler]:
     async def unknown_model(_: Request, exc: Exception) -> Response:
         return error_response(invalid(exc.field, str(exc)))  # type: ignore[attr-defined]
@@ -196,7 +226,7 @@ def _prediction_handlers() -> dict[type[Exception], ErrorHandler]:
         return error_response(ApiError(422, str(exc), "features"))
 
     async def unavailable(_: Request, exc: Exception) -> Response:
-        return error_response(ApiError(503, str(exc)))
+        return error_response(ApiError(503, str(exc), headers=RETRY))
 
     return {
         UnknownModel: unknown_model,
@@ -209,12 +239,14 @@ def build_app(
     router: ABRouter,
     features: FeatureSource,
     keys: KeyRing,
+    *,
     max_inflight: int = MAX_INFLIGHT,
     dlq: DlqAdmin | None = None,
+    max_feature_age_s: float = MAX_FEATURE_AGE_S,
 ) -> FastAPI:
     """The prediction API over `router`'s models and `features`, guarded by `keys`; with `dlq`,
     the DLQ admin routes too (same keys, same errors)."""
-    api = PredictionApi(router, features)
+    api = PredictionApi(router, features, max_feature_age_s)
     app = new_app("mdc prediction API", keys, max_inflight, _prediction_handlers())
     guarded = [Depends(key_dependency(keys))]
     key = Depends(key_dependency(keys))

@@ -20,11 +20,16 @@ GET /v1/features/{venue}/{symbol}, GET /v1/features, GET /v1/models, PUT /v1/ab
 Requests beyond the in-flight limit (serve.app.MAX_INFLIGHT) get 503 at once; health never waits.
 
 Live features come from the event store at --data-dir (read-only, the last hour replayed at start,
-then followed) or from a collector actor (--actor NAME, method feature_vector(venue, symbol)).
-Without either, only explicit feature vectors can be predicted.
+then followed every 0.5 s) or from collector actors (--actor NAME, may hold {venue}; method
+feature_updates(epoch, since, wait_s), as the collector's BookActors have). The replica keeps a
+copy, so a request never waits on the store or an actor; answers built on live features carry
+ts_recv and age_ms, and a copy not confirmed current within --max-feature-age seconds is answered
+503 with Retry-After. Without a source, only explicit feature vectors can be predicted.
 
-Set RAY_SERVE_ENABLE_DIRECT_INGRESS=1 before starting to let the replica also answer HTTP on its
-own port (printed at start; faster on small machines, experimental in Ray 2.60)."""
+The replica answers on --port itself (Ray Serve direct ingress, experimental in Ray 2.60, which
+mdc pins); Serve's own proxy runs on another port, printed at start. --proxy puts the proxy on
+--port instead (needed for several replicas; about a quarter of the throughput here). If direct
+ingress cannot start, mdc serve says why and falls back to the proxy."""
 
 
 def register_serve(subparsers: argparse._SubParsersAction) -> None:
@@ -73,9 +78,21 @@ def register_serve(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--direct-ingress",
         action="store_true",
-        help="let each replica also answer HTTP itself on a port in 30000-31000, printed at "
-        "start (Ray Serve direct ingress, experimental in Ray; several times the proxy's "
-        "throughput here, see benchmarks/RESULTS.md); the proxy URL keeps working",
+        help="the default now: the replica answers on --port itself (Ray Serve direct ingress); "
+        "kept for old scripts",
+    )
+    parser.add_argument(
+        "--proxy",
+        action="store_true",
+        help="serve through Ray Serve's HTTP proxy on --port instead (always so with several "
+        "replicas)",
+    )
+    parser.add_argument(
+        "--max-feature-age",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="503 for live features not confirmed current within S seconds (default %(default)s)",
     )
     parser.add_argument(
         "--config",
@@ -109,6 +126,7 @@ def _spec(args: argparse.Namespace) -> tuple:
         version_a=args.version_a,
         version_b=args.version_b,
         weight_b=args.weight_b,
+        max_feature_age_s=args.max_feature_age,
     )
     return spec, spec.router()  # bad models fail here, before Ray starts
 
@@ -127,36 +145,37 @@ def run(args: argparse.Namespace) -> int:
     import ray
 
     from actors.runtime import init_ray
+    from mdc.errors import ConfigError
     from serve.ab import check_weight
     from serve.deployment import (
-        DIRECT_INGRESS_ENV,
         Scaling,
-        direct_ingress_enabled,
-        direct_ingress_urls,
+        ServeOptions,
+        ServePath,
+        describe,
         ensure_port_free,
         start_serve,
         stop_serve,
     )
 
     check_weight(args.weight_b)
+    if args.max_feature_age <= 0:
+        raise ConfigError("--max-feature-age must be a positive number of seconds")
     spec, router = _spec(args)
     scaling = Scaling(args.min_replicas, args.max_replicas, args.target_ongoing)
     scaling.options()
     ensure_port_free(args.host, args.port)
-    if args.direct_ingress:
-        os.environ[DIRECT_INGRESS_ENV] = "1"  # read by Serve in the processes Ray starts
-    direct_ingress_enabled()
     init_ray(args.address, args.num_cpus)
+    path = ServePath.PROXY if args.proxy else ServePath.DIRECT
     try:
-        url = start_serve(spec, args.host, args.port, scaling)
+        served = start_serve(spec, args.host, args.port, ServeOptions(path, scaling))
         split = router.split
         print(
-            f"mdc serve: ready at {url} (A={split.a.version}, B={split.b.version}, "
+            f"mdc serve: ready at {served.url} (A={split.a.version}, B={split.b.version}, "
             f"weight_b={split.weight_b}); Ctrl-C stops",
             flush=True,
         )
-        for direct in direct_ingress_urls(args.host):
-            print(f"mdc serve: direct ingress at {direct}", flush=True)
+        for line in describe(served):
+            print(f"mdc serve: {line}", flush=True)
         _wait_for_stop()
         print("mdc serve: stopping", file=sys.stderr, flush=True)
     finally:

@@ -6,24 +6,33 @@ off. The app is built in the replica (`@serve.ingress()` + `__serve_build_asgi_a
 ONNX sessions and store readers cannot be pickled from the driver: the driver sends only a
 `ServeSpec` (paths, routing, key digests — never plain keys).
 
-Direct ingress (`RAY_SERVE_ENABLE_DIRECT_INGRESS=1` in the environment before Ray starts) lets each
-replica serve HTTP on its own port as well; `direct_ingress_urls` finds those ports. The proxy path
-keeps working either way.
+Two ways in (`ServePath`):
+- DIRECT (the default): Serve's direct ingress (experimental in Ray 2.60, which pyproject pins):
+  the replica itself answers HTTP on the user's port, with no proxy hop. The Ray settings it
+  needs go to the Serve controller's environment (`controller_options`), which the proxy and the
+  replicas inherit, so it needs nothing set before Ray starts. Serve's proxy still runs (direct
+  ingress requires it) on a free port of its own. One replica per port: several replicas need
+  the proxy. If the replica does not answer on the port, Serve is restarted on PROXY and the
+  reason is returned for the caller to print.
+- PROXY: Serve's HTTP proxy on the user's port (about a quarter of the throughput here, see
+  benchmarks/RESULTS.md); it load-balances several replicas.
 """
 
 from __future__ import annotations
 
-import os
+import enum
 import socket
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-import ray
+import httpx
 from ray import serve
 
+from actors.waiting import WaitTimeout, wait_until_sync
 from mdc.errors import CollectorError, ConfigError
 from models.runtime import SHIPPED, discover_models
 from serve.ab import ABRouter
-from serve.app import build_app
+from serve.app import MAX_FEATURE_AGE_S, build_app
 from serve.auth import KeyRing
 from serve.features_source import (
     ActorFeatureSource,
@@ -35,8 +44,7 @@ from serve.http_limits import ray_http_options
 
 APP_NAME = "mdc"
 DIRECT_INGRESS_ENV = "RAY_SERVE_ENABLE_DIRECT_INGRESS"
-DIRECT_INGRESS_DRAIN_ENV = "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S"
-"""Ray's default drain (30 s, for load balancers) makes every shutdown wait; we use 2 s."""
+DIRECT_UP_TIMEOUT_S = 15.0
 QUIET_LOGS = {"enable_access_log": False, "log_level": "WARNING"}
 DEFAULT_MODELS_DIR = str(SHIPPED)
 
@@ -54,13 +62,16 @@ class ServeSpec:
     data_dir: str | None = None
     actor: str | None = None
     actor_namespace: str | None = None
+    venues: tuple[str, ...] = ()
+    """The venues whose actors give features (empty: found by listing named actors)."""
+    max_feature_age_s: float = MAX_FEATURE_AGE_S
     version_a: str | None = None
     version_b: str | None = None
     weight_b: float = 0.2
 
     def feature_source(self) -> FeatureSource:
         if self.actor is not None:
-            return ActorFeatureSource(self.actor, self.actor_namespace)
+            return ActorFeatureSource(self.actor, self.actor_namespace, self.venues)
         if self.data_dir is not None:
             return StoreFeatureSource(self.data_dir)
         return NoFeatureSource()
@@ -84,16 +95,23 @@ def _pick(by_version: dict, wanted: str | None, default: str, variant: str):
     return by_version[version]
 
 
-@serve.deployment(logging_config=QUIET_LOGS, max_ongoing_requests=100)
+@serve.deployment(logging_config=QUIET_LOGS, max_ongoing_requests=256)
 @serve.ingress()
 class PredictionIngress:
     """The FastAPI app of serve.app, built inside the replica from a ServeSpec."""
 
     def __init__(self, spec: ServeSpec) -> None:
-        self._app = build_app(spec.router(), spec.feature_source(), spec.keys)
+        self._features = spec.feature_source()
+        self._app = build_app(
+            spec.router(), self._features, spec.keys, max_feature_age_s=spec.max_feature_age_s
+        )
 
     def __serve_build_asgi_app__(self):
         return self._app
+
+    def __del__(self) -> None:
+        """Serve calls this when it stops the replica: stop the feature follower."""
+        self._features.close()
 
 
 @dataclass(frozen=True)
@@ -103,7 +121,7 @@ class Scaling:
     min_replicas: int = 1
     max_replicas: int = 1
     target_ongoing_requests: float = 8.0
-    max_ongoing_requests: int = 100
+    max_ongoing_requests: int = 256
     replica_cpus: float = 0.5
 
     def options(self) -> dict:
@@ -144,20 +162,119 @@ def ensure_port_free(host: str, port: int) -> None:
             ) from exc
 
 
+class ServePath(enum.Enum):
+    """How requests reach the replica: see the module docstring."""
+
+    DIRECT = "direct"
+    PROXY = "proxy"
+
+
+@dataclass(frozen=True)
+class Served:
+    """A running API: where users call it, which path answers there, and why not the fast one."""
+
+    url: str
+    path: ServePath
+    proxy_url: str
+    fallback_reason: str | None = None
+
+
+def direct_ingress_env(port: int) -> dict[str, str]:
+    """The Serve controller's environment for the DIRECT path on `port` (inherited by the proxy
+    and the replicas): the port range is that one port (Ray's upper bound is exclusive), a
+    replacement replica may take it at once (no quarantine: there is no load balancer in front
+    to forget it), and a stop drains for 2 s instead of Ray's 30."""
+    return {
+        DIRECT_INGRESS_ENV: "1",
+        "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": str(port),
+        "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": str(port + 1),
+        "RAY_SERVE_PORT_QUARANTINE_S": "0",
+        "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2",
+    }
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How to start the API: path, replicas, and extra Serve controller environment."""
+
+    path: ServePath = ServePath.DIRECT
+    scaling: Scaling = Scaling()
+    controller_env: Mapping[str, str] = field(default_factory=dict)
+    app_name: str = APP_NAME
+    direct_timeout_s: float = DIRECT_UP_TIMEOUT_S
+
+
 def start_serve(
     spec: ServeSpec,
     host: str = "127.0.0.1",
     port: int = 8000,
-    scaling: Scaling = Scaling(),
-    app_name: str = APP_NAME,
-) -> str:
-    """Start Serve's proxy on host:port and deploy the app (Ray must be initialised); returns
-    the base URL once the app answers. Call `stop_serve` to shut it down gracefully."""
+    options: ServeOptions = ServeOptions(),
+) -> Served:
+    """Start Serve and deploy the app (Ray must be initialised); returns once the app answers on
+    host:port. Call `stop_serve` to shut it down gracefully."""
     ensure_port_free(host, port)
-    serve.start(http_options=ray_http_options(host, port), logging_config=QUIET_LOGS)
-    app = PredictionIngress.options(**scaling.options()).bind(spec)
-    serve.run(app, name=app_name, route_prefix="/", logging_config=QUIET_LOGS)
-    return f"http://{host}:{port}"
+    if options.path is ServePath.DIRECT and options.scaling.max_replicas > 1:
+        reason = "several replicas share one port only through Serve's proxy"
+        return _start(spec, host, port, options, ServePath.PROXY, fallback_reason=reason)
+    if options.path is ServePath.PROXY:
+        return _start(spec, host, port, options, ServePath.PROXY)
+    try:
+        return _start(spec, host, port, options, ServePath.DIRECT)
+    except DirectIngressDown as exc:
+        stop_serve()
+        return _start(spec, host, port, options, ServePath.PROXY, fallback_reason=str(exc))
+
+
+class DirectIngressDown(CollectorError):
+    """Serve's direct ingress did not come up on the port (the fallback is the proxy)."""
+
+
+def _start(
+    spec: ServeSpec,
+    host: str,
+    port: int,
+    options: ServeOptions,
+    path: ServePath,
+    *,
+    fallback_reason: str | None = None,
+) -> Served:
+    proxy_port = free_port(host) if path is ServePath.DIRECT else port
+    env = direct_ingress_env(port) if path is ServePath.DIRECT else {DIRECT_INGRESS_ENV: "0"}
+    serve.start(
+        http_options=ray_http_options(host, proxy_port),
+        logging_config=QUIET_LOGS,
+        controller_options={"runtime_env": {"env_vars": {**env, **options.controller_env}}},
+    )
+    app = PredictionIngress.options(**options.scaling.options()).bind(spec)
+    url, proxy_url = f"http://{host}:{port}", f"http://{host}:{proxy_port}"
+    try:
+        serve.run(app, name=options.app_name, route_prefix="/", logging_config=QUIET_LOGS)
+    except RuntimeError as exc:  # Serve reports a failed deployment as RuntimeError
+        if path is ServePath.DIRECT:
+            raise DirectIngressDown(f"the replica could not start direct ingress ({exc})") from exc
+        raise
+    if path is ServePath.DIRECT and not _answers(url, options.direct_timeout_s):
+        raise DirectIngressDown(
+            f"the replica did not answer on {url} within {options.direct_timeout_s:g} s"
+        )
+    return Served(url, path, proxy_url, fallback_reason)
+
+
+def _answers(url: str, timeout_s: float) -> bool:
+    """Whether GET /healthz answers 200 within `timeout_s` (the replica binds after its app is
+    built, so a moment after Serve reports it running)."""
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(url + "/healthz", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until_sync(healthy, timeout_s, f"{url}/healthz", every_s=0.05)
+    except WaitTimeout:
+        return False
+    return True
 
 
 def stop_serve() -> None:
@@ -165,24 +282,14 @@ def stop_serve() -> None:
     serve.shutdown()
 
 
-def direct_ingress_enabled() -> bool:
-    """Whether direct ingress is asked for; also shortens its drain (call before Ray starts)."""
-    enabled = os.environ.get(DIRECT_INGRESS_ENV) == "1"
-    if enabled:
-        os.environ.setdefault(DIRECT_INGRESS_DRAIN_ENV, "2")
-    return enabled
-
-
-def direct_ingress_urls(host: str, app_name: str = APP_NAME) -> list[str]:
-    """Base URLs of the replicas' own HTTP servers (empty unless direct ingress is on); they
-    listen on Serve's `host`. Uses the controller's `get_target_groups` (alpha in Ray 2.60)."""
-    if not direct_ingress_enabled():
-        return []
-    controller = serve.context._get_global_client()._controller
-    groups = ray.get(controller.get_target_groups.remote(app_name), timeout=10)
-    return [
-        f"http://{host}:{t.port}"
-        for g in groups
-        if str(g.protocol).upper().endswith("HTTP")
-        for t in g.targets
-    ]
+def describe(served: Served) -> list[str]:
+    """What a CLI prints about a started API, one line each."""
+    lines = []
+    if served.fallback_reason:
+        lines.append(
+            f"direct ingress unavailable ({served.fallback_reason}); "
+            f"serving through Serve's HTTP proxy on {served.url}"
+        )
+    elif served.path is ServePath.DIRECT:
+        lines.append(f"the replica answers on {served.url} (Serve's proxy: {served.proxy_url})")
+    return lines

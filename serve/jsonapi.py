@@ -25,9 +25,10 @@ from serve.auth import AuthResult, KeyRing, presented_key
 
 log = logging.getLogger(__name__)
 
-MAX_INFLIGHT = 32
-"""Requests running at once: below anyio's 40 worker threads, so an admitted request never
-waits for one, and below Serve's `max_ongoing_requests` (100), so health finds the replica."""
+MAX_INFLIGHT = 128
+"""Requests running at once: enough for 64 busy clients (benchmarks/serve.py) with room to
+spare; admitted requests beyond anyio's 40 worker threads wait for one (inference takes
+microseconds). Below Serve's `max_ongoing_requests` (256), so health finds the replica."""
 HEALTH_PATH = "/healthz"
 RETRY = {"Retry-After": "1"}
 ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]

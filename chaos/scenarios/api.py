@@ -37,7 +37,8 @@ class ApiUnderLoad:
         spec = ServeSpec(
             KeyRing([self._key]), actor=BOOKS_ACTOR_TEMPLATE, actor_namespace=self.namespace
         )
-        self.url = await asyncio.to_thread(start_serve, spec, "127.0.0.1", free_port())
+        served = await asyncio.to_thread(start_serve, spec, "127.0.0.1", free_port())
+        self.url = served.url
         self._handles.append(self._locust("steady", self.load.users, self.duration_s))
         return self
 

@@ -21,13 +21,17 @@ async def _live_vectors(system: LiveSystem) -> dict:
     BookActors' features just before the disconnect gap of that stop (after it the book is
     down: every point-in-time feature is null), before the system stop kills the actors."""
     supervisor = system.supervisor
-    source = ActorFeatureSource(BOOKS_ACTOR_TEMPLATE, system.namespace)
-    instruments = await asyncio.to_thread(source.instruments)
-    assert sorted({venue for venue, _ in instruments}) == sorted(system.config.venues)
-    venue, symbol = instruments[0]
-    found = await asyncio.to_thread(source.vector, venue, symbol)
-    assert (found.venue, found.symbol) == (venue, symbol)
-    assert await asyncio.to_thread(source.vector, "nasdaq", symbol) is None
+    source = await asyncio.to_thread(ActorFeatureSource, BOOKS_ACTOR_TEMPLATE, system.namespace)
+    try:
+        instruments = source.instruments()
+        assert sorted({venue for venue, _ in instruments}) == sorted(system.config.venues)
+        venue, symbol = instruments[0]
+        found = source.lookup(venue, symbol)
+        assert (found.live.vector.venue, found.live.vector.symbol) == (venue, symbol)
+        assert found.age_s < 2.0 and found.problem is None
+        assert source.lookup("nasdaq", symbol) is None
+    finally:
+        source.close()
     providers = [c for c in supervisor.children.values() if c.kind == "provider"]
     await asyncio.gather(*(asyncio.wrap_future(c.handle.stop.remote().future()) for c in providers))
     with Store.open(str(system.config.data_dir), readonly=True) as store:

@@ -29,9 +29,11 @@ from loadtests.report import REPORT_CSV_COLUMNS
 from loadtests.runner import LoadHandle, start_load
 from loadtests.workload import LoadRunError, Workload
 from mdc.features import FeatureVector
+from mdc.features.board import LiveVector
 from serve.ab import ABRouter
 from serve.app import build_app
 from serve.auth import KeyRing
+from serve.features_source import Lookup
 
 MDC = Path(sys.executable).with_name("mdc")
 """The console script of the interpreter running the tests (its virtualenv's bin/)."""
@@ -61,23 +63,27 @@ class FixedModel:
     def vectorize(self, values: Mapping[str, float | int | None]) -> np.ndarray:
         return np.asarray([float(values.get(n) or 0.0) for n in self.features], np.float32)
 
-    def predict_matrix(self, x: np.ndarray) -> list[FixedPrediction]:
+    def check_rows(self, rows: object) -> np.ndarray:
+        return np.atleast_2d(np.asarray(rows, dtype=np.float32))
+
+    def predict_checked(self, x: np.ndarray) -> list[FixedPrediction]:
         return [FixedPrediction(1, 0.61) for _ in range(len(x))]
 
 
 class OneInstrument:
     """serve.features_source.FeatureSource knowing INSTRUMENT only."""
 
-    def vector(self, venue: str, symbol: str) -> FeatureVector | None:
+    def lookup(self, venue: str, symbol: str) -> Lookup | None:
+        if (venue, symbol) != INSTRUMENT:
+            return None
         values = {"spread": 0.01, "ofi": None, "rv": 0.002}
-        return (
-            FeatureVector(venue, symbol, 1_700_000_000, values)
-            if (venue, symbol) == INSTRUMENT
-            else None
-        )
+        return Lookup(LiveVector(FeatureVector(venue, symbol, 1_700_000_000, values), 1), 0.0)
 
     def instruments(self) -> list[tuple[str, str]]:
         return [INSTRUMENT]
+
+    def close(self) -> None:
+        pass
 
 
 def served_app() -> Callable:

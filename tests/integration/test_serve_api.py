@@ -40,7 +40,7 @@ def store_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def url(ray_runtime, store_dir):
     spec = ServeSpec(keys=KeyRing(CLIENTS), data_dir=str(store_dir[0]), weight_b=0.25)
-    base = start_serve(spec, "127.0.0.1", free_port())
+    base = start_serve(spec, "127.0.0.1", free_port()).url
     yield base
     stop_serve()
 
@@ -56,8 +56,10 @@ def post(url, path, body, headers=KEY):
 def expected_tracker(store_path) -> FeatureTracker:
     with Store.open(str(store_path), readonly=True) as store:
         newest = max(e.ts_recv for s in store.streams() for e in store.tail(s, 1))
-        tracker = FeatureTracker(FeatureConfig.default(), observed_from_ns=newest - HOUR_NS)
-        for event in store.iter_events(start_ns=newest - HOUR_NS):
+        oldest = min(e.ts_recv for e in store.iter_events())
+        start = max(newest - HOUR_NS, oldest)  # a window longer than the store is incomplete
+        tracker = FeatureTracker(FeatureConfig.default(), observed_from_ns=start)
+        for event in store.iter_events(start_ns=start):
             tracker.on_event(event)
     return tracker
 

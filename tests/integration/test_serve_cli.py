@@ -47,6 +47,8 @@ def test_help_lists_every_option():
         "MDC_API_KEYS",
         "/v1/predict",
         "--direct-ingress",
+        "--proxy",
+        "--max-feature-age",
     ):
         assert option in out, option
 
@@ -87,10 +89,11 @@ def test_launch_predict_and_stop_on_ctrl_c():
     try:
         line = proc.stdout.readline()
         assert f"ready at http://127.0.0.1:{port}" in line, line or proc.stderr.read()
-        direct = proc.stdout.readline()
-        assert "direct ingress at http://" in direct, direct
+        path = proc.stdout.readline()
+        assert f"the replica answers on http://127.0.0.1:{port} (Serve's proxy: http://" in path
+        proxy = path.split("proxy: ")[1].rstrip(")\n")
         n = len(discover_models(SHIPPED)[0].features)
-        for base in (f"http://127.0.0.1:{port}", direct.split(" at ")[1].strip()):
+        for base in (f"http://127.0.0.1:{port}", proxy):
             response = httpx.post(
                 f"{base}/v1/predict",
                 json={"features": [0.5] * n, "model": "v1"},

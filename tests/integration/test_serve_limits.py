@@ -40,10 +40,10 @@ class StalledModel(LinearModel):
         super().__init__("v1")
         self.entered, self.release = threading.Event(), threading.Event()
 
-    def predict_matrix(self, x):
+    def predict_checked(self, x):
         self.entered.set()
         self.release.wait(20)
-        return super().predict_matrix(x)
+        return super().predict_checked(x)
 
 
 def app_over(model: LinearModel):

@@ -121,13 +121,24 @@ def test_predict_matrix_rejects_wrong_width_and_non_finite(model_dir):
     bad = np.zeros((3, 4))
     bad[1, 2] = np.inf
     bad[2, 0] = np.nan
-    with pytest.raises(ModelInputError, match=r"non-finite values in \['spread_bps', 'ofi_5m'\]"):
+    with pytest.raises(
+        ModelInputError, match=r"non-finite or beyond float32 values in \['spread_bps', 'ofi_5m'\]"
+    ):
         loaded.predict_matrix(bad)
     assert len(loaded.predict_matrix(np.zeros((5, 4)))) == 5  # float64 is cast at the boundary
     with pytest.raises(ModelInputError, match="rows must be numbers"):
         loaded.predict_matrix([[1.0, "x", 0.0, 0.0]])
-    with pytest.raises(ModelInputError, match=r"non-finite values in \['l1_imbalance'\]"):
+    with pytest.raises(ModelInputError, match=r"non-finite or beyond float32 values in \['l1_imb"):
         loaded.predict_matrix([[1.0, None, 0.0, 0.0]])  # a JSON null in a raw feature list
+    with pytest.raises(ModelInputError, match=r"beyond float32 values in \['l1_imbalance'\]"):
+        loaded.check_rows([[1.0, 1e39, 0.0, 0.0]])  # finite in float64, not in float32
+
+
+def test_checked_rows_are_float32_and_predict_as_they_are(model_dir):
+    loaded = load_model(model_dir)
+    matrix = loaded.check_rows([1.0, 2.0, 3.0, 4.0])
+    assert matrix.dtype == np.float32 and matrix.shape == (1, 4)
+    assert loaded.predict_checked(matrix) == loaded.predict_matrix(np.array([[1, 2, 3, 4.0]]))
 
 
 def test_load_errors_name_the_problem(model_dir, tmp_path):

@@ -104,7 +104,7 @@ def test_swap_under_threads_never_fails_nor_tears():
         try:
             while not done.is_set():
                 route = r.route(f"client-{n}")
-                route.model.predict_matrix(x)
+                route.model.predict_checked(x)
                 assert route.model in known
                 served[0] += 1
         except BaseException as exc:

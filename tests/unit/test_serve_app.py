@@ -18,12 +18,12 @@ VECTOR = Vector("binance", "BTC-USDT", 123, {"f0": 1.0, "f1": None, "f2": 2.0, "
 
 
 class BrokenSource(DictFeatureSource):
-    def vector(self, venue, symbol):
+    def lookup(self, venue, symbol):
         if symbol == "CRASH":
             raise RuntimeError("boom")
         if symbol == "GONE":
             raise FeatureSourceUnavailable("actor gone")
-        return super().vector(venue, symbol)
+        return super().lookup(venue, symbol)
 
 
 def make_app(source=None):
@@ -62,10 +62,11 @@ def test_predict_explicit_and_live(app):
     got = call(app, "POST", "/v1/predict", headers=KEY, json={"features": [1, 0, 0]}).json()
     assert got["model"] == "direction" and got["version"] == "v1" and got["variant"] == "A"
     assert got["label"] == 1 and got["probability_up"] == pytest.approx(0.7310586)
-    assert got["t_ns"] is None
+    assert got["t_ns"] is None and got["ts_recv"] is None and got["age_ms"] is None
     body = {"venue": "binance", "symbol": "BTC-USDT", "model": "v2"}
     live = call(app, "POST", "/v1/predict", headers=KEY, json=body).json()
     assert live["version"] == "v2" and live["variant"] == "B" and live["t_ns"] == 123
+    assert live["ts_recv"] == 123 and live["age_ms"] == 0
     assert live["probability_up"] == pytest.approx(0.2689414)
 
 
@@ -111,6 +112,7 @@ def test_unknown_instrument_404_and_source_failures(app):
     assert call(app, "GET", "/v1/features/kraken/BTC-USD", headers=KEY).status_code == 404
     gone = call(app, "GET", "/v1/features/binance/GONE", headers=KEY)
     assert gone.status_code == 503 and gone.json() == {"error": "actor gone"}
+    assert gone.headers["retry-after"] == "1"
     crash = call(app, "GET", "/v1/features/binance/CRASH", headers=KEY)
     assert crash.status_code == 500 and "internal error" in crash.json()["error"]
 
@@ -123,9 +125,33 @@ def test_live_features_the_model_cannot_use_are_422():
     assert response.status_code == 422 and "f1" in response.json()["error"]
 
 
+def test_a_copy_older_than_the_bound_is_503_with_retry_after_never_an_old_answer():
+    source = DictFeatureSource({("binance", "BTC-USDT"): VECTOR}, age_s=6.5)
+    stale = make_app(source)
+    for method, path, body in (
+        ("POST", "/v1/predict", {"venue": "binance", "symbol": "BTC-USDT"}),
+        ("GET", "/v1/features/binance/BTC-USDT", None),
+    ):
+        response = call(stale, method, path, headers=KEY, json=body)
+        assert response.status_code == 503 and response.headers["retry-after"] == "1"
+        assert "6.5 s old, beyond 5 s" in response.json()["error"]
+    explicit = call(stale, "POST", "/v1/predict", headers=KEY, json={"features": [1, 0, 0]})
+    assert explicit.status_code == 200  # no live features involved
+    fresh = make_app(DictFeatureSource({("binance", "BTC-USDT"): VECTOR}, age_s=4.9))
+    got = call(fresh, "GET", "/v1/features/binance/BTC-USDT", headers=KEY).json()
+    assert got["age_ms"] == 4900
+
+
 def test_features_and_instruments(app):
     got = call(app, "GET", "/v1/features/binance/BTC-USDT", headers=KEY).json()
-    assert got == {"venue": "binance", "symbol": "BTC-USDT", "t_ns": 123, "features": VECTOR.values}
+    assert got == {
+        "venue": "binance",
+        "symbol": "BTC-USDT",
+        "t_ns": 123,
+        "ts_recv": 123,
+        "age_ms": 0,
+        "features": VECTOR.values,
+    }
     listed = call(app, "GET", "/v1/features", headers=KEY).json()
     assert listed == {"instruments": [["binance", "BTC-USDT"]]}
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mdc.features.board import LiveVector
 from models.errors import ModelInputError
+from serve.features_source import Lookup
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,14 @@ class LinearModel:
             raise ModelInputError(f"missing feature {missing[0]!r}")
         return np.asarray([values[f] or 0.0 for f in self.features], dtype=np.float32)
 
-    def predict_matrix(self, x: np.ndarray) -> list[Pred]:
+    def check_rows(self, rows: object) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            matrix = np.atleast_2d(np.asarray(rows, dtype=np.float32))
+        if not np.isfinite(matrix).all():
+            raise ModelInputError("non-finite")
+        return matrix
+
+    def predict_checked(self, x: np.ndarray) -> list[Pred]:
         out = []
         for z in x @ self._w:
             p = 1.0 / (1.0 + math.exp(-float(z)))
@@ -52,13 +61,19 @@ class Vector:
 
 
 class DictFeatureSource:
-    """Fixed vectors by (venue, symbol)."""
+    """Fixed vectors by (venue, symbol), each `age_s` old, received at its `t_ns`."""
 
-    def __init__(self, vectors: dict[tuple[str, str], Vector]) -> None:
-        self.vectors = vectors
+    def __init__(self, vectors: dict[tuple[str, str], Vector], age_s: float = 0.0) -> None:
+        self.vectors, self.age_s = vectors, age_s
 
-    def vector(self, venue: str, symbol: str) -> Vector | None:
-        return self.vectors.get((venue, symbol))
+    def lookup(self, venue: str, symbol: str) -> Lookup | None:
+        vector = self.vectors.get((venue, symbol))
+        if vector is None:
+            return None
+        return Lookup(LiveVector(vector, vector.t_ns), self.age_s)  # type: ignore[arg-type]
 
     def instruments(self) -> list[tuple[str, str]]:
         return sorted(self.vectors)
+
+    def close(self) -> None:
+        pass
