@@ -181,6 +181,11 @@ def _run(args: argparse.Namespace) -> int:
         from actors.runtime import init_ray
 
         print("mdc run: starting Ray (a few seconds)...", file=sys.stderr)
+        if args.address is None and not args.no_api:
+            from serve.deployment import ServePath, preset_serve_environment
+
+            path = ServePath.PROXY if args.api_proxy else ServePath.DIRECT
+            preset_serve_environment(path, args.api_port)  # inherited: a faster API start
         init_ray(args.address, args.num_cpus)
     return asyncio.run(_collect(args, config))
 
@@ -339,6 +344,7 @@ def _api(
         args.api_host,
         args.api_port,
         proxy=args.api_proxy,
+        environment_preset=args.address is None,
         venues=tuple(v.name for v in config.venues),
         max_feature_age_s=args.max_feature_age,
     )

@@ -14,7 +14,11 @@ it asked, the time from the trade's receive time at the provider to the first re
 launch -> first prediction (the old figure, 6.4 s, beside it), `mdc run` launch -> first live
 prediction.
 
-Usage: python benchmarks/serve.py [--quick] [--requests N] [--fresh-seconds S] [--no-cold]
+The plain app runs beside Ray, and each Serve run is paired with a plain run just before it
+(`--rounds` rounds of the default path): the machine's noise hits both sides of every ratio.
+
+Usage: python benchmarks/serve.py [--quick] [--requests N] [--rounds R] [--fresh-seconds S]
+       [--no-cold] [--serve-env K=V ...]
 Prints markdown tables; the last line is
 `default_rps_ratio=<R> default_p99_ratio=<P> freshness_p99_ms=<F>` (default path vs plain at 8
 clients). 127.0.0.1 only; free ports.
@@ -29,6 +33,7 @@ import contextlib
 import itertools
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,6 +50,7 @@ import numpy as np
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 KEY = "bench-key"
+PLAIN = "(c) plain uvicorn + build_app"
 CLIENTS = (8, 64)
 OLD_COLD_START_S = 6.4
 FRESH_INSTRUMENT = ("binance", "BTC-USDT")
@@ -166,14 +172,25 @@ def run_plain_server(port: int, models_dir: str) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
 
 
-def bench_plain(models_dir: str, bodies: list, requests: int) -> list[Result]:
-    with plain_server(models_dir) as url:
-        name = "(c) plain uvicorn + build_app"
-        return [bench_http(name, url, bodies, requests, n) for n in CLIENTS]
+@dataclass(frozen=True)
+class Pair:
+    """One round: the plain app and a Serve path at the same client count, back to back."""
+
+    plain: Result
+    served: Result
+
+    @property
+    def rps_ratio(self) -> float:
+        return self.served.per_s / self.plain.per_s
+
+    @property
+    def p99_ratio(self) -> float:
+        return self.served.p99_ms / self.plain.p99_ms
 
 
-def bench_serve(models_dir: str, bodies: list, requests: int) -> list[Result]:
-    """The default path at every client count, then the proxy at the first."""
+def bench_paths(args: argparse.Namespace, bodies: list, requests: int) -> list[Pair]:
+    """With Ray up and the plain app beside it, alternate plain and Serve runs: `--rounds`
+    rounds of the default path at every client count, then one of the proxy at 8."""
     import ray
 
     from actors.runtime import init_ray
@@ -188,23 +205,37 @@ def bench_serve(models_dir: str, bodies: list, requests: int) -> list[Result]:
     )
 
     init_ray(num_cpus=2)
-    spec = ServeSpec(keys=KeyRing((KEY,)), models_dir=models_dir)
-    results = []
+    spec = ServeSpec(keys=KeyRing((KEY,)), models_dir=args.models)
+    env = dict(item.split("=", 1) for item in args.serve_env)
+    plans = (
+        (ServePath.DIRECT, CLIENTS, args.rounds, "(a) Ray Serve, default (direct ingress)"),
+        (ServePath.PROXY, CLIENTS[:1], 1, "(a) Ray Serve, HTTP proxy (--proxy)"),
+    )
+    pairs = []
     try:
-        for path, clients, name in (
-            (ServePath.DIRECT, CLIENTS, "(a) Ray Serve, default (direct ingress)"),
-            (ServePath.PROXY, CLIENTS[:1], "(a) Ray Serve, HTTP proxy (--proxy)"),
-        ):
-            served = start_serve(spec, "127.0.0.1", free_port(), ServeOptions(path))
-            if served.path is not path:
-                raise RuntimeError(f"{path.value} did not start: {served.fallback_reason}")
-            try:
-                results += [bench_http(name, served.url, bodies, requests, n) for n in clients]
-            finally:
-                stop_serve()
+        with plain_server(args.models) as plain_url:
+            for path, clients, rounds, name in plans:
+                options = ServeOptions(path, controller_env=env)
+                served = start_serve(spec, "127.0.0.1", free_port(), options)
+                if served.path is not path:
+                    raise RuntimeError(f"{path.value} did not start: {served.fallback_reason}")
+                try:
+                    for _ in range(rounds):
+                        for n in clients:
+                            plain = bench_http(PLAIN, plain_url, bodies, requests, n)
+                            pairs.append(
+                                Pair(plain, bench_http(name, served.url, bodies, requests, n))
+                            )
+                            print(
+                                f"  {n} clients: {pairs[-1].rps_ratio:.2f}x req/s, "
+                                f"{pairs[-1].p99_ratio:.2f}x p99 ({name})",
+                                flush=True,
+                            )
+                finally:
+                    stop_serve()
     finally:
         ray.shutdown()
-    return results
+    return pairs
 
 
 def cold_start(models_dir: str, features: list[float]) -> float:
@@ -321,64 +352,108 @@ def delays_ms(seen: list[tuple[int, int]], trades: list[int]) -> list[float]:
     return delays
 
 
-def table(results: list[Result], baselines: dict[int, Result]) -> str:
+def row(r: Result, ratios: str) -> str:
+    return (
+        f"| {r.name} | {r.clients} | {r.p50_ms:.3f} | {r.p99_ms:.3f} | {r.per_s:,.0f} | "
+        f"{ratios} | {r.failures} |"
+    )
+
+
+def table(pairs: list[Pair], in_process: Result) -> str:
+    """Per variant and client count: medians over its rounds, ratios against the plain runs of
+    the same rounds (median of the per-round ratios)."""
     lines = [
-        "| variant | clients | p50 ms | p99 ms | req/s | req/s vs plain | p99 vs plain | failed |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| variant | clients | p50 ms | p99 ms | req/s | req/s, p99 vs plain | failed |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in results:
-        base = baselines.get(r.clients, baselines[CLIENTS[0]])
-        lines.append(
-            f"| {r.name} | {r.clients} | {r.p50_ms:.3f} | {r.p99_ms:.3f} | {r.per_s:,.0f} | "
-            f"{r.per_s / base.per_s:.2f}x | {r.p99_ms / base.p99_ms:.2f}x | {r.failures} |"
-        )
+    groups: dict[tuple[str, int], list[Pair]] = {}
+    for pair in pairs:
+        groups.setdefault((pair.served.name, pair.served.clients), []).append(pair)
+    plain_rows = {}
+    for (_name, clients), group in groups.items():
+        rps = statistics.median(p.rps_ratio for p in group)
+        p99 = statistics.median(p.p99_ratio for p in group)
+        lines.append(row(median_result([p.served for p in group]), f"{rps:.2f}x, {p99:.2f}x"))
+        plain_rows.setdefault(clients, []).extend(p.plain for p in group)
+    lines.append(row(in_process, "-"))
+    lines += [row(median_result(rs), "1.00x, 1.00x") for rs in plain_rows.values()]
     return "\n".join(lines)
+
+
+def median_result(results: list[Result]) -> Result:
+    first = results[0]
+    return Result(
+        first.name,
+        first.clients,
+        statistics.median(r.p50_ms for r in results),
+        statistics.median(r.p99_ms for r in results),
+        statistics.median(r.per_s for r in results),
+        sum(r.failures for r in results),
+    )
+
+
+def default_ratios(pairs: list[Pair], clients: int) -> tuple[float, float]:
+    """Median req/s and p99 ratios of the default path at `clients`."""
+    group = [p for p in pairs if p.served.clients == clients and "default" in p.served.name]
+    return (
+        statistics.median(p.rps_ratio for p in group),
+        statistics.median(p.p99_ratio for p in group),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="300 requests, 10 s freshness")
-    parser.add_argument("--requests", type=int, default=2000, help="per variant (default 2000)")
+    parser.add_argument("--quick", action="store_true", help="300 requests, 1 round, 10 s fresh")
+    parser.add_argument("--requests", type=int, default=2000, help="per run (default 2000)")
+    parser.add_argument("--rounds", type=int, default=3, help="default-path rounds (default 3)")
     parser.add_argument(
         "--fresh-seconds", type=float, default=30.0, help="freshness polling (default 30)"
     )
     parser.add_argument("--models", default=None, help="models directory (default: shipped)")
     parser.add_argument("--no-cold", action="store_true", help="skip the `mdc serve` cold start")
+    parser.add_argument(
+        "--serve-env",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="extra Serve controller environment (to compare Ray settings; repeatable)",
+    )
     parser.add_argument("--plain-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     from models.runtime import SHIPPED, discover_models
 
-    models_dir = args.models or str(SHIPPED)
+    args.models = args.models or str(SHIPPED)
     if args.plain_server:
-        run_plain_server(args.plain_server, models_dir)
+        run_plain_server(args.plain_server, args.models)
         return 0
+    if args.quick:
+        args.rounds, args.fresh_seconds = 1, 10.0
     requests = 300 if args.quick else args.requests
-    bodies = rows(len(discover_models(models_dir)[0].features), 256)
-    plain = bench_plain(models_dir, bodies, requests)
-    baselines = {r.clients: r for r in plain}
-    served = bench_serve(models_dir, bodies, requests)
-    results = [*served, bench_in_process(models_dir, bodies, requests), *plain]
-    print(f"\n{requests} requests per variant (httpx async clients)\n", flush=True)
-    print(table(results, baselines), flush=True)
+    bodies = rows(len(discover_models(args.models)[0].features), 256)
+    pairs = bench_paths(args, bodies, requests)
+    in_process = bench_in_process(args.models, bodies, requests)
+    print(f"\n{requests} requests per run, httpx async clients; medians over the rounds\n")
+    print(table(pairs, in_process), flush=True)
+    for clients in CLIENTS:
+        rps, p99 = default_ratios(pairs, clients)
+        print(f"default path at {clients} clients: {rps:.2f}x req/s, {p99:.2f}x p99 of plain")
     if not args.no_cold:
-        seconds = cold_start(models_dir, bodies[0])
+        seconds = cold_start(args.models, bodies[0])
         print(
             f"\ncold start, `mdc serve` launch -> first prediction: {seconds:.1f} s "
             f"(was {OLD_COLD_START_S} s)",
             flush=True,
         )
-    fresh = freshness(10.0 if args.quick else args.fresh_seconds)
+    fresh = freshness(args.fresh_seconds)
     print(
         f"\nfreshness, binance BTC-USDT at the simulator's default rate: {fresh.trades} trades, "
         f"{fresh.responses} live predictions; trade receive -> response reflecting it "
         f"p50 {fresh.p50_ms:.1f} ms, p99 {fresh.p99_ms:.1f} ms, max {fresh.max_ms:.1f} ms; "
         f"`mdc run` launch -> first live prediction {fresh.cold_start_s:.1f} s"
     )
-    default = served[0]
-    base = baselines[default.clients]
+    rps, p99 = default_ratios(pairs, CLIENTS[0])
     print(
-        f"default_rps_ratio={default.per_s / base.per_s:.2f} "
-        f"default_p99_ratio={default.p99_ms / base.p99_ms:.2f} "
+        f"default_rps_ratio={rps:.2f} default_p99_ratio={p99:.2f} "
         f"freshness_p99_ms={fresh.p99_ms:.1f}"
     )
     return 0

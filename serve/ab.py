@@ -41,6 +41,8 @@ class Model(Protocol):
     version: str
     card: dict
     features: tuple[str, ...]
+    inference_s: float
+    """Typical seconds of one-row inference (measured at load)."""
 
     def vectorize(self, values: Mapping[str, float | int | None]) -> np.ndarray: ...
 

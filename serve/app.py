@@ -3,8 +3,9 @@
 One app object serves under plain uvicorn and as the Ray Serve ingress, on the contract of
 serve.jsonapi (API key on every route but health, JSON errors naming the field, in-flight limit).
 Given a `DlqAdmin`, it also carries the DLQ admin routes (serve.admin) behind the same keys.
-Inference runs on worker threads, so a slow model never holds the event loop that health needs;
-its input is checked once, as the float32 matrix the model takes.
+A model whose one-row inference (measured at load) takes under INLINE_INFERENCE_S runs on the
+event loop; slower ones run on worker threads, so a slow model never holds the loop that health
+needs. Input is checked once, as the float32 matrix the model takes.
 
 Live features come from the replica's own copy (serve.features_source): a request reads memory.
 Every answer built on them carries `ts_recv` (the receive time of the newest event behind the
@@ -22,7 +23,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from models.errors import ModelInputError
-from serve.ab import ABRouter, Model, UnknownModel, check_weight
+from serve.ab import ABRouter, Model, Prediction, UnknownModel, check_weight
 from serve.admin import DlqAdmin, dlq_router
 from serve.auth import KeyRing
 from serve.features_source import FeatureSource, FeatureSourceUnavailable, Lookup
@@ -41,11 +42,14 @@ from serve.jsonapi import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import numpy as np
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_NAME_CHARS = 64
 MAX_FEATURE_AGE_S = 5.0
+INLINE_INFERENCE_S = 0.0005
 PREDICT_FIELDS = ("features", "venue", "symbol", "model")
 AB_FIELDS = ("A", "B", "weight_b")
 
@@ -167,7 +171,7 @@ class PredictionApi:
         else:
             found = self._lookup(body["venue"], body["symbol"])
             x = route.model.vectorize(found.live.vector.values).reshape(1, -1)
-        prediction = (await run_in_threadpool(route.model.predict_checked, x))[0]
+        prediction = (await _infer(route.model, x))[0]
         self.router.record(route.variant, (time.perf_counter_ns() - started) / 1e6)
         return json_response(
             {
@@ -205,6 +209,15 @@ class PredictionApi:
         weight = check_weight(body["weight_b"]) if "weight_b" in body else None
         self.router.configure(a=models.get("A"), b=models.get("B"), weight_b=weight)
         return json_response({"ab": self.router.stats()})
+
+
+async def _infer(model: Model, x: np.ndarray) -> Sequence[Prediction]:
+    """On the event loop for a model faster than a thread hand-off (measured in
+    benchmarks/serve.py: the shipped models take about 15 µs, and the hand-off tripled the tail
+    latency); on a worker thread otherwise, so a slow model never holds health up."""
+    if model.inference_s < INLINE_INFERENCE_S:
+        return model.predict_checked(x)
+    return await run_in_threadpool(model.predict_checked, x)
 
 
 def _provenance(found: Lookup | None) -> dict[str, Any]:

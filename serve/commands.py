@@ -153,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         ServePath,
         describe,
         ensure_port_free,
+        preset_serve_environment,
         start_serve,
         stop_serve,
     )
@@ -164,10 +165,13 @@ def run(args: argparse.Namespace) -> int:
     scaling = Scaling(args.min_replicas, args.max_replicas, args.target_ongoing)
     scaling.options()
     ensure_port_free(args.host, args.port)
-    init_ray(args.address, args.num_cpus)
     path = ServePath.PROXY if args.proxy else ServePath.DIRECT
+    if args.address is None:  # our own Ray: it inherits Serve's environment (faster start)
+        preset_serve_environment(path, args.port)
+    init_ray(args.address, args.num_cpus)
+    options = ServeOptions(path, scaling, environment_preset=args.address is None)
     try:
-        served = start_serve(spec, args.host, args.port, ServeOptions(path, scaling))
+        served = start_serve(spec, args.host, args.port, options)
         split = router.split
         print(
             f"mdc serve: ready at {served.url} (A={split.a.version}, B={split.b.version}, "

@@ -21,6 +21,7 @@ Two ways in (`ServePath`):
 from __future__ import annotations
 
 import enum
+import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,6 +46,11 @@ from serve.http_limits import ray_http_options
 APP_NAME = "mdc"
 DIRECT_INGRESS_ENV = "RAY_SERVE_ENABLE_DIRECT_INGRESS"
 DIRECT_UP_TIMEOUT_S = 15.0
+SERVE_TUNING = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0"}
+"""Serve controller environment on both paths (inherited by the proxy and the replica): the app
+runs on the replica's own event loop instead of a second one in another thread (one hand-off
+less per request; measured in benchmarks/serve.py). Safe here: no handler blocks (features are
+read from memory, slow models run on worker threads)."""
 QUIET_LOGS = {"enable_access_log": False, "log_level": "WARNING"}
 DEFAULT_MODELS_DIR = str(SHIPPED)
 
@@ -193,6 +199,20 @@ def direct_ingress_env(port: int) -> dict[str, str]:
     }
 
 
+def serve_environment(path: ServePath, port: int) -> dict[str, str]:
+    """The Serve controller's environment for `path` on `port`."""
+    env = direct_ingress_env(port) if path is ServePath.DIRECT else {DIRECT_INGRESS_ENV: "0"}
+    return {**SERVE_TUNING, **env}
+
+
+def preset_serve_environment(path: ServePath, port: int) -> None:
+    """For a command about to start its own local Ray: put Serve's environment in this process's
+    now, so Ray's processes inherit it and the controller needs no runtime environment of its
+    own (which costs fresh worker processes: about 2 s of cold start here). Then start Serve
+    with `ServeOptions(environment_preset=True)`."""
+    os.environ.update(serve_environment(path, port))
+
+
 @dataclass(frozen=True)
 class ServeOptions:
     """How to start the API: path, replicas, and extra Serve controller environment."""
@@ -202,6 +222,8 @@ class ServeOptions:
     controller_env: Mapping[str, str] = field(default_factory=dict)
     app_name: str = APP_NAME
     direct_timeout_s: float = DIRECT_UP_TIMEOUT_S
+    environment_preset: bool = False
+    """Ray was started after `preset_serve_environment` (same path and port)."""
 
 
 def start_serve(
@@ -239,11 +261,12 @@ def _start(
     fallback_reason: str | None = None,
 ) -> Served:
     proxy_port = free_port(host) if path is ServePath.DIRECT else port
-    env = direct_ingress_env(port) if path is ServePath.DIRECT else {DIRECT_INGRESS_ENV: "0"}
+    env = {**serve_environment(path, port), **options.controller_env}
+    inherited = options.environment_preset and all(os.environ.get(k) == v for k, v in env.items())
     serve.start(
         http_options=ray_http_options(host, proxy_port),
         logging_config=QUIET_LOGS,
-        controller_options={"runtime_env": {"env_vars": {**env, **options.controller_env}}},
+        controller_options=None if inherited else {"runtime_env": {"env_vars": env}},
     )
     app = PredictionIngress.options(**options.scaling.options()).bind(spec)
     url, proxy_url = f"http://{host}:{port}", f"http://{host}:{proxy_port}"

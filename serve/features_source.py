@@ -275,7 +275,7 @@ class ActorFeatureSource:
         namespace: str | None = None,
         venues: Iterable[str] = (),
         *,
-        min_interval_s: float = 0.005,
+        min_interval_s: float = 0.01,
         wait_s: float = 1.0,
         discover_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,

@@ -58,6 +58,7 @@ class FixedModel:
 
     def __init__(self, version: str, features: tuple[str, ...]) -> None:
         self.name, self.version, self.features = "direction", version, features
+        self.inference_s = 0.0
         self.card = {"name": self.name, "version": version, "features": list(features)}
 
     def vectorize(self, values: Mapping[str, float | int | None]) -> np.ndarray:

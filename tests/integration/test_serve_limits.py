@@ -39,6 +39,7 @@ class StalledModel(LinearModel):
     def __init__(self) -> None:
         super().__init__("v1")
         self.entered, self.release = threading.Event(), threading.Event()
+        self.inference_s = 20.0  # slow: the API runs it on worker threads
 
     def predict_checked(self, x):
         self.entered.set()

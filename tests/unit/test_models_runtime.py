@@ -136,6 +136,7 @@ def test_predict_matrix_rejects_wrong_width_and_non_finite(model_dir):
 
 def test_checked_rows_are_float32_and_predict_as_they_are(model_dir):
     loaded = load_model(model_dir)
+    assert 0 < loaded.inference_s < 0.01  # measured at load: a tiny model takes microseconds
     matrix = loaded.check_rows([1.0, 2.0, 3.0, 4.0])
     assert matrix.dtype == np.float32 and matrix.shape == (1, 4)
     assert loaded.predict_checked(matrix) == loaded.predict_matrix(np.array([[1, 2, 3, 4.0]]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import httpx
 import pytest
@@ -205,3 +206,25 @@ def test_openapi_document_is_served_behind_the_key(app):
     assert "/openapi.json" not in paths
     body = paths["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert [sorted(alt["required"]) for alt in body["oneOf"]] == [["features"], ["symbol", "venue"]]
+
+
+class ThreadRecordingModel(LinearModel):
+    """Records the thread each prediction ran on."""
+
+    def __init__(self, version: str, inference_s: float) -> None:
+        super().__init__(version)
+        self.inference_s = inference_s
+        self.threads: list[int] = []
+
+    def predict_checked(self, x):
+        self.threads.append(threading.get_ident())
+        return super().predict_checked(x)
+
+
+@pytest.mark.parametrize(("inference_s", "on_loop"), [(0.00002, True), (0.01, False)])
+def test_fast_models_predict_on_the_event_loop_slow_ones_on_a_worker_thread(inference_s, on_loop):
+    model = ThreadRecordingModel("v1", inference_s)
+    app = build_app(ABRouter(model, model, 0.0), DictFeatureSource({}), KeyRing(("k1",)))
+    response = call(app, "POST", "/v1/predict", headers=KEY, json={"features": [1, 0, 0]})
+    assert response.status_code == 200
+    assert (model.threads == [threading.get_ident()]) is on_loop  # `call` runs the loop here

@@ -30,6 +30,7 @@ class LinearModel:
         self.features = tuple(f"f{i}" for i in range(len(weights)))
         self.card = {"name": self.name, "version": version, "features": list(self.features)}
         self._w = np.asarray(weights, dtype=np.float32)
+        self.inference_s = 0.0
 
     def vectorize(self, values: Mapping[str, float | int | None]) -> np.ndarray:
         missing = [f for f in self.features if f not in values]
