@@ -48,15 +48,15 @@ DIRECT_INGRESS_ENV = "RAY_SERVE_ENABLE_DIRECT_INGRESS"
 DIRECT_UP_TIMEOUT_S = 15.0
 SERVE_TUNING = {
     "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
-    "RAY_SERVE_CONTROL_LOOP_INTERVAL_S": "0.5",
     "RAY_SERVE_METRICS_EXPORT_INTERVAL_MS": "5000",
 }
 """Serve controller environment on both paths (inherited by the proxy and the replica), each
 measured in benchmarks/serve.py on 2 cores: the app runs on the replica's own event loop instead
 of a second one in another thread (one hand-off less per request; safe here: no handler blocks,
-features are read from memory and slow models run on worker threads); the controller's loop
-runs every 0.5 s instead of 0.1 s and Serve's own request metrics (which mdc does not read) are
-exported every 5 s instead of 0.1 s: background work that doubled the tail latency."""
+features are read from memory and slow models run on worker threads); Serve's own request
+metrics (which mdc does not read) are exported every 5 s instead of every 0.1 s: background
+work that doubled the tail latency. (A slower controller loop helped the tail too, but cost
+every start and stop a second or more.)"""
 QUIET_LOGS = {"enable_access_log": False, "log_level": "WARNING"}
 DEFAULT_MODELS_DIR = str(SHIPPED)
 
