@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import dataclasses
 import logging
 import os
 import time
@@ -32,9 +31,6 @@ log = logging.getLogger(__name__)
 TO_BOOK_ACTOR = (BookSnapshot, BookDelta, Gap, Trade)
 """What the BookActor gets: book events for the books, and trades too for the live features."""
 MAX_BOOK_CALLS_IN_FLIGHT = 32
-BOOK_MAX_DELAY_MS = 10.0
-"""The live books and features wait at most this long for a batch to fill (prediction freshness,
-benchmarks/serve.py); the writer's window stays the policy's, as an fsync follows anyway."""
 BOOK_WAIT_S = 5.0
 """How long a provider waits for a BookActor that takes no batch before overflowing past it."""
 
@@ -87,7 +83,7 @@ class ProviderActor:
         ]
 
     async def _tick_loop(self) -> None:
-        delay = min(self.producer.batcher.policy.max_delay_ms, BOOK_MAX_DELAY_MS) / 1000
+        delay = self.producer.batcher.policy.max_delay_ms / 1000
         while True:
             await asyncio.sleep(delay)
             await self.producer.tick()
@@ -196,9 +192,11 @@ class ProviderActor:
     def _new_book_incarnation(self, now_ns: int) -> None:
         """Book batches numbered from 0 in a new incarnation: the BookActor stops waiting for
         any batch of the old one."""
+        # One policy for both destinations: a book batch must not reach the BookActor before
+        # the writer has the same events, or a Gap the BookActor stores for them could land
+        # in the store ahead of the snapshot and deltas it is about (a shorter book window
+        # did that: tests/integration/test_simulator_faults.py[close]).
         policy = self.producer.batcher.policy
-        if policy.max_delay_ms > BOOK_MAX_DELAY_MS:
-            policy = dataclasses.replace(policy, max_delay_ms=BOOK_MAX_DELAY_MS)
         self._book_batcher = Batcher(f"provider:{self.run.venue}", policy, now_ns)
 
     async def ping(self) -> dict:

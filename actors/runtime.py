@@ -12,7 +12,8 @@ RAY_ENV_DEFAULTS = {
     "RAY_USAGE_STATS_ENABLED": "0",
     # Ray starts workers at nice 15, so any busy process on the machine (a load client, the
     # simulator) starves the collector's actors and the API's replica; measured in
-    # benchmarks/serve.py: the replica served 0.55x of a plain app at nice 15, 0.9x at 0.
+    # benchmarks/serve.py: the API's replica served 0.55x of a plain app's requests/s at nice 15
+    # and 0.66x at 0 (before the other changes of benchmarks/RESULTS.md's serve section).
     "RAY_worker_niceness": "0",
 }
 
