@@ -69,7 +69,7 @@ class ApiSettings:
 
     host: str = "127.0.0.1"
     port: int = 8000
-    proxy: bool = False
+    path: ServePath = ServePath.DIRECT
     environment_preset: bool = False
     venues: tuple[str, ...] = ()
     max_feature_age_s: float = MAX_FEATURE_AGE_S
@@ -87,10 +87,7 @@ async def prediction_api(
         venues=settings.venues,
         max_feature_age_s=settings.max_feature_age_s,
     )
-    options = ServeOptions(
-        path=ServePath.PROXY if settings.proxy else ServePath.DIRECT,
-        environment_preset=settings.environment_preset,
-    )
+    options = ServeOptions(settings.path, environment_preset=settings.environment_preset)
     print("mdc run: starting the prediction API (a few seconds)...", file=sys.stderr)
     try:
         served = await asyncio.to_thread(start_serve, spec, settings.host, settings.port, options)

@@ -184,8 +184,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.address is None and not args.no_api:
             from serve.deployment import ServePath, preset_serve_environment
 
-            path = ServePath.PROXY if args.api_proxy else ServePath.DIRECT
-            preset_serve_environment(path, args.api_port)  # inherited: a faster API start
+            # Inherited by Ray's processes: a faster API start.
+            preset_serve_environment(ServePath.chosen(args.api_proxy), args.api_port)
         init_ray(args.address, args.num_cpus)
     return asyncio.run(_collect(args, config))
 
@@ -339,11 +339,12 @@ def _api(
     if args.no_api:
         return contextlib.nullcontext()
     from actors.api import ApiSettings, prediction_api
+    from serve.deployment import ServePath
 
     settings = ApiSettings(
         args.api_host,
         args.api_port,
-        proxy=args.api_proxy,
+        path=ServePath.chosen(args.api_proxy),
         environment_preset=args.address is None,
         venues=tuple(v.name for v in config.venues),
         max_feature_age_s=args.max_feature_age,

@@ -129,16 +129,14 @@ def bench_in_process(models_dir: str, bodies: list[list[float]], requests: int) 
     return summarise("(b) in-process onnxruntime", 1, latencies, time.perf_counter() - started)
 
 
-def wait_http(url: str, timeout_s: float, proc: subprocess.Popen | None = None) -> None:
+def wait_http(url: str, timeout_s: float, proc: subprocess.Popen) -> None:
     from actors.waiting import wait_until_sync
+    from serve.deployment import healthy
 
     def up() -> bool:
-        if proc is not None and proc.poll() is not None:
+        if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            return httpx.get(url + "/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return healthy(url)
 
     wait_until_sync(up, timeout_s, f"{url}/healthz", every_s=0.05)
 

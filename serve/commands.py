@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     scaling = Scaling(args.min_replicas, args.max_replicas, args.target_ongoing)
     scaling.options()
     ensure_port_free(args.host, args.port)
-    path = ServePath.PROXY if args.proxy else ServePath.DIRECT
+    path = ServePath.chosen(args.proxy)
     if args.address is None:  # our own Ray: it inherits Serve's environment (faster start)
         preset_serve_environment(path, args.port)
     init_ray(args.address, args.num_cpus)

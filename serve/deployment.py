@@ -180,6 +180,11 @@ class ServePath(enum.Enum):
     DIRECT = "direct"
     PROXY = "proxy"
 
+    @classmethod
+    def chosen(cls, proxy: bool) -> ServePath:
+        """The path a command's --proxy/--api-proxy flag asks for."""
+        return cls.PROXY if proxy else cls.DIRECT
+
 
 @dataclass(frozen=True)
 class Served:
@@ -241,11 +246,11 @@ def start_serve(
     """Start Serve and deploy the app (Ray must be initialised); returns once the app answers on
     host:port. Call `stop_serve` to shut it down gracefully."""
     ensure_port_free(host, port)
-    if options.path is ServePath.DIRECT and options.scaling.max_replicas > 1:
-        reason = "several replicas share one port only through Serve's proxy"
-        return _start(spec, host, port, options, ServePath.PROXY, fallback_reason=reason)
-    if options.path is ServePath.PROXY:
-        return _start(spec, host, port, options, ServePath.PROXY)
+    path, reason = options.path, None
+    if path is ServePath.DIRECT and options.scaling.max_replicas > 1:
+        path, reason = ServePath.PROXY, "several replicas share one port only through Serve's proxy"
+    if path is ServePath.PROXY:
+        return _start(spec, host, port, options, path, fallback_reason=reason)
     try:
         return _start(spec, host, port, options, ServePath.DIRECT)
     except DirectIngressDown as exc:
@@ -289,18 +294,19 @@ def _start(
     return Served(url, path, proxy_url, fallback_reason)
 
 
+def healthy(url: str) -> bool:
+    """Whether the API at `url` answers GET /healthz with 200 now."""
+    try:
+        return httpx.get(url + "/healthz", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def _answers(url: str, timeout_s: float) -> bool:
     """Whether GET /healthz answers 200 within `timeout_s` (the replica binds after its app is
     built, so a moment after Serve reports it running)."""
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(url + "/healthz", timeout=1.0).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     try:
-        wait_until_sync(healthy, timeout_s, f"{url}/healthz", every_s=0.05)
+        wait_until_sync(lambda: healthy(url), timeout_s, f"{url}/healthz", every_s=0.05)
     except WaitTimeout:
         return False
     return True

@@ -93,10 +93,10 @@ class LatestVectors:
 
     def apply(self, venue: str | None, vectors: Iterable[LiveVector]) -> None:
         """Take these vectors; `venue` (None: every venue of the copy) is current as of now."""
+        now = self.clock()
         for live in vectors:
             self._vectors[live.vector.venue, live.vector.symbol] = live
-            self._heard.setdefault(live.vector.venue, self.clock())
-        now = self.clock()
+            self._heard.setdefault(live.vector.venue, now)
         for name in self._heard if venue is None else (venue,):
             self._heard[name] = now
             self._problems.pop(name, None)
@@ -312,23 +312,28 @@ class ActorFeatureSource:
             for name, venue in self._discover().items():
                 self._venues.setdefault(name, venue)
             self._discovered_at = now
-        busy = set(self._pending.values())
-        for venue in self._venues.values():
-            if venue not in busy and venue.next_at <= now:
+        for venue in self._idle():
+            if venue.next_at <= now:
                 self._ask(venue)
         if self._pending:
             ready, _ = ray.wait(list(self._pending), num_returns=1, timeout=self._pause())
             for ref in ready:
                 self._take(self._pending.pop(ref), ref)
-        if all(v.name in self.latest.venues() or v.failures for v in self._venues.values()):
+        heard = self.latest.venues()
+        if all(v.name in heard or v.failures for v in self._venues.values()):
             self._follower.loaded()
         return 0.0 if self._pending else self._pause()
+
+    def _idle(self) -> list[_Venue]:
+        """Venues with no poll outstanding."""
+        busy = set(self._pending.values())
+        return [v for v in self._venues.values() if v not in busy]
 
     def _pause(self) -> float:
         """Until the next idle venue is due (with every venue asked: up to `wait_s`)."""
         now = self._clock()
-        idle = [v.next_at for v in self._venues.values() if v not in self._pending.values()]
-        return max(0.0, min(idle, default=now + self.wait_s) - now)
+        due = min((v.next_at for v in self._idle()), default=now + self.wait_s)
+        return max(0.0, due - now)
 
     def _ask(self, venue: _Venue) -> None:
         try:
