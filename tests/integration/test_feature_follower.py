@@ -51,8 +51,9 @@ class BoardActor:
         return self.board.updates(epoch, since)
 
 
-def start_actor(namespace, venue, epoch, declared=()):
-    """Create the venue's actor; the name of a killed one may take a moment to be free."""
+def start_actor(started, namespace, venue, epoch, declared=()):
+    """Create the venue's actor (killed after the test); the name of a killed one may take a
+    moment to be free."""
 
     def create():
         try:
@@ -62,11 +63,15 @@ def start_actor(namespace, venue, epoch, declared=()):
         except ValueError:  # the name is still taken by the killed incarnation
             return None
 
-    return wait_until_sync(create, 10, f"the name of the {venue} actor to be free")
+    actor = wait_until_sync(create, 10, f"the name of the {venue} actor to be free")
+    started["actors"].append(actor)
+    return actor
 
 
-def follow(namespace, venues):
-    return ActorFeatureSource(TEMPLATE, namespace, venues, min_interval_s=0.01, wait_s=0.2)
+def follow(started, namespace, venues):
+    source = ActorFeatureSource(TEMPLATE, namespace, venues, min_interval_s=0.01, wait_s=0.2)
+    started["sources"].append(source)
+    return source
 
 
 def tracker_of(events):
@@ -91,112 +96,111 @@ def namespace():
     return f"test-follower-{uuid.uuid4().hex}"
 
 
+@pytest.fixture
+def started():
+    """Actors and sources a test starts, killed and closed after it however it ends."""
+    made = {"actors": [], "sources": []}
+    yield made
+    for source in made["sources"]:
+        source.close()
+    for actor in made["actors"]:
+        ray.kill(actor, no_restart=True)
+
+
 @pytest.fixture(scope="module")
 def events():
     return list(synthetic_events(seed=7, seconds=20))
 
 
-def test_the_copy_follows_the_actor_ages_when_it_dies_and_takes_its_successor(namespace, events):
+def test_the_copy_follows_the_actor_ages_when_it_dies_and_takes_its_successor(
+    started, namespace, events
+):
     half = len(events) // 2
-    actors = [start_actor(namespace, VENUE, "first", declared=[(VENUE, SOL)])]
+    actors = [start_actor(started, namespace, VENUE, "first", declared=[(VENUE, SOL)])]
     ray.get(actors[0].feed.remote(events[:half]))
-    source = None
-    try:
-        source = follow(namespace, venues=(VENUE, LATE))
-        # Loaded at start: the fed vectors, and a declared instrument with nothing known yet.
-        expected = tracker_of(events[:half])
-        for symbol in (BTC, ETH):
-            found = source.lookup(VENUE, symbol)
-            assert found is not None and found.live.vector == expected.vector(VENUE, symbol)
-            assert found.problem is None and found.age_s < 1.0
-        sol = source.lookup(VENUE, SOL)
-        assert sol.live.ts_recv == 0 and set(sol.live.vector.values.values()) == {None}
-        assert source.lookup("nasdaq", BTC) is None  # not a venue of this source
-        with pytest.raises(FeatureSourceUnavailable, match="not loaded yet"):
-            source.lookup(LATE, BTC)  # a venue of ours whose actor does not exist yet
+    source = follow(started, namespace, venues=(VENUE, LATE))
+    # Loaded at start: the fed vectors, and a declared instrument with nothing known yet.
+    expected = tracker_of(events[:half])
+    for symbol in (BTC, ETH):
+        found = source.lookup(VENUE, symbol)
+        assert found is not None and found.live.vector == expected.vector(VENUE, symbol)
+        assert found.problem is None and found.age_s < 1.0
+    sol = source.lookup(VENUE, SOL)
+    assert sol.live.ts_recv == 0 and set(sol.live.vector.values.values()) == {None}
+    assert source.lookup("nasdaq", BTC) is None  # not a venue of this source
+    with pytest.raises(FeatureSourceUnavailable, match="not loaded yet"):
+        source.lookup(LATE, BTC)  # a venue of ours whose actor does not exist yet
 
-        # Fed later: the copy catches up.
-        ray.get(actors[0].feed.remote(events[half:]))
-        expected = tracker_of(events)
-        want = expected.vector(VENUE, BTC)
-        found = wait_until_sync(
-            found_vector(source, VENUE, BTC, want.t_ns), 5, "the copy to take the new events"
-        )
-        assert found.live.vector == want
-        assert found.live.ts_recv == max(e.ts_recv for e in events if e.symbol == BTC)
-        assert source.lookup(VENUE, ETH).live.vector == expected.vector(VENUE, ETH)
+    # Fed later: the copy catches up.
+    ray.get(actors[0].feed.remote(events[half:]))
+    expected = tracker_of(events)
+    want = expected.vector(VENUE, BTC)
+    found = wait_until_sync(
+        found_vector(source, VENUE, BTC, want.t_ns), 5, "the copy to take the new events"
+    )
+    assert found.live.vector == want
+    assert found.live.ts_recv == max(e.ts_recv for e in events if e.symbol == BTC)
+    assert source.lookup(VENUE, ETH).live.vector == expected.vector(VENUE, ETH)
 
-        # While the actor answers (every wait_s when idle), the copy stays young.
-        ages = []
-        started = time.monotonic()
-        wait_until_sync(
-            lambda: ages.append(source.lookup(VENUE, BTC).age_s) or time.monotonic() > started + 1,
-            5,
-            "a second of lookups",
-            every_s=0.05,
-        )
-        assert len(ages) >= 10 and max(ages) < 1.0, ages
+    # While the actor answers (every wait_s when idle), the copy stays young.
+    ages = []
+    began = time.monotonic()
+    wait_until_sync(
+        lambda: ages.append(source.lookup(VENUE, BTC).age_s) or time.monotonic() > began + 1,
+        5,
+        "a second of lookups",
+        every_s=0.05,
+    )
+    assert len(ages) >= 10 and max(ages) < 1.0, ages
 
-        # The actor dies: a problem, a growing age, the vectors stay.
-        ray.kill(actors[0], no_restart=True)
-        wait_until_sync(
-            lambda: source.lookup(VENUE, BTC).problem is not None, 5, "the follower to notice"
-        )
-        aged = wait_until_sync(
-            lambda: (f := source.lookup(VENUE, BTC)).age_s > 0.5 and f, 5, "the copy to age"
-        )
-        assert aged.problem is not None and aged.live.vector == want
+    # The actor dies: a problem, a growing age, the vectors stay.
+    ray.kill(actors[0], no_restart=True)
+    wait_until_sync(
+        lambda: source.lookup(VENUE, BTC).problem is not None, 5, "the follower to notice"
+    )
+    aged = wait_until_sync(
+        lambda: (f := source.lookup(VENUE, BTC)).age_s > 0.5 and f, 5, "the copy to age"
+    )
+    assert aged.problem is not None and aged.live.vector == want
 
-        # A new incarnation with other instruments replaces the copy of this venue.
-        successor = list(synthetic_events(seed=8, seconds=5, symbols=(ETH,)))
-        actors.append(start_actor(namespace, VENUE, "second"))
-        ray.get(actors[1].feed.remote(successor))
-        want_eth = tracker_of(successor).vector(VENUE, ETH)
-        found = wait_until_sync(
-            found_vector(source, VENUE, ETH, want_eth.t_ns), 10, "the copy of the new actor"
-        )
-        assert found.live.vector == want_eth and found.problem is None and found.age_s < 1.0
-        assert source.lookup(VENUE, BTC) is None and source.lookup(VENUE, SOL) is None
-        assert source.instruments() == [(VENUE, ETH)]
-    finally:
-        if source is not None:
-            source.close()
-        for actor in actors:
-            ray.kill(actor, no_restart=True)
+    # A new incarnation with other instruments replaces the copy of this venue.
+    successor = list(synthetic_events(seed=8, seconds=5, symbols=(ETH,)))
+    actors.append(start_actor(started, namespace, VENUE, "second"))
+    ray.get(actors[1].feed.remote(successor))
+    want_eth = tracker_of(successor).vector(VENUE, ETH)
+    found = wait_until_sync(
+        found_vector(source, VENUE, ETH, want_eth.t_ns), 10, "the copy of the new actor"
+    )
+    assert found.live.vector == want_eth and found.problem is None and found.age_s < 1.0
+    assert source.lookup(VENUE, BTC) is None and source.lookup(VENUE, SOL) is None
+    assert source.instruments() == [(VENUE, ETH)]
 
 
-def test_a_venue_whose_actor_comes_later_is_loaded_then(namespace, events):
+def test_a_venue_whose_actor_comes_later_is_loaded_then(started, namespace, events):
     btc = [e for e in events if e.symbol == BTC]
-    actors = [start_actor(namespace, VENUE, "early")]
-    source = None
-    try:
-        source = follow(namespace, venues=(VENUE, LATE))
-        with pytest.raises(FeatureSourceUnavailable, match="not loaded yet"):
-            source.lookup(LATE, BTC)
-        # The same market under another venue's name (not installed: a trusting book sync).
-        other = [msgspec.structs.replace(e, venue=LATE) for e in btc]
-        actors.append(start_actor(namespace, LATE, "late"))
-        ray.get(actors[1].feed.remote(other))
-        want = tracker_of(other).vector(LATE, BTC)
-        assert want.values["mid"] is not None
+    actors = [start_actor(started, namespace, VENUE, "early")]
+    source = follow(started, namespace, venues=(VENUE, LATE))
+    with pytest.raises(FeatureSourceUnavailable, match="not loaded yet"):
+        source.lookup(LATE, BTC)
+    # The same market under another venue's name (not installed: a trusting book sync).
+    other = [msgspec.structs.replace(e, venue=LATE) for e in btc]
+    actors.append(start_actor(started, namespace, LATE, "late"))
+    ray.get(actors[1].feed.remote(other))
+    want = tracker_of(other).vector(LATE, BTC)
+    assert want.values["mid"] is not None
 
-        def loaded():
-            with contextlib.suppress(FeatureSourceUnavailable):
-                return found_vector(source, LATE, BTC, want.t_ns)()
-            return None
+    def loaded():
+        with contextlib.suppress(FeatureSourceUnavailable):
+            return found_vector(source, LATE, BTC, want.t_ns)()
+        return None
 
-        found = wait_until_sync(loaded, 10, "the late actor's vectors")
-        assert found.live.vector == want and found.problem is None
-        assert source.lookup(VENUE, BTC) is None  # loaded, with no instrument
-    finally:
-        if source is not None:
-            source.close()
-        for actor in actors:
-            ray.kill(actor, no_restart=True)
+    found = wait_until_sync(loaded, 10, "the late actor's vectors")
+    assert found.live.vector == want and found.problem is None
+    assert source.lookup(VENUE, BTC) is None  # loaded, with no instrument
 
 
-def test_the_follower_waits_for_long_polls_instead_of_spinning(namespace, monkeypatch):
-    actors = [start_actor(namespace, VENUE, "idle")]
+def test_the_follower_waits_for_long_polls_instead_of_spinning(started, namespace, monkeypatch):
+    start_actor(started, namespace, VENUE, "idle")
     calls = []
     real_wait = ray.wait
 
@@ -204,18 +208,10 @@ def test_the_follower_waits_for_long_polls_instead_of_spinning(namespace, monkey
         calls.append(kwargs.get("timeout"))
         return real_wait(*args, **kwargs)
 
-    source = None
-    try:
-        source = follow(namespace, venues=(VENUE,))
-        monkeypatch.setattr(ray, "wait", counting_wait)
-        started = time.monotonic()
-        wait_until_sync(lambda: time.monotonic() > started + 1, 5, "a second of following")
-        monkeypatch.undo()
-        # Nothing is fed: the actor answers every wait_s (0.2 s), about 5 answers a second.
-        assert len(calls) < 100, f"{len(calls)} ray.wait calls in 1 s"
-    finally:
-        monkeypatch.undo()
-        if source is not None:
-            source.close()
-        for actor in actors:
-            ray.kill(actor, no_restart=True)
+    follow(started, namespace, venues=(VENUE,))
+    monkeypatch.setattr(ray, "wait", counting_wait)
+    began = time.monotonic()
+    wait_until_sync(lambda: time.monotonic() > began + 1, 5, "a second of following")
+    monkeypatch.undo()
+    # Nothing is fed: the actor answers every wait_s (0.2 s), about 5 answers a second.
+    assert len(calls) < 100, f"{len(calls)} ray.wait calls in 1 s"

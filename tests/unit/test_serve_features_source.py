@@ -36,6 +36,14 @@ def live(venue, symbol, mid, ts_recv=1):
     return LiveVector(FeatureVector(venue, symbol, ts_recv, {"mid": mid}), ts_recv)
 
 
+def two_venues(clock):
+    """A copy holding binance BTC (mid 1.0) and kraken BTC (mid 7.0), both heard now."""
+    latest = LatestVectors(clock)
+    latest.apply(VENUE, [live(VENUE, BTC, 1.0)])
+    latest.apply("kraken", [live("kraken", BTC, 7.0)])
+    return latest
+
+
 # -- LatestVectors -------------------------------------------------------------------------
 
 
@@ -52,9 +60,7 @@ def test_a_fresh_copy_has_age_zero_and_ages_with_the_clock():
 
 def test_an_empty_apply_confirms_the_venue_without_changing_vectors():
     clock = FakeClock()
-    latest = LatestVectors(clock)
-    latest.apply(VENUE, [live(VENUE, BTC, 1.0)])
-    latest.apply("kraken", [live("kraken", BTC, 7.0)])
+    latest = two_venues(clock)
     clock.advance(3.0)
     latest.apply(VENUE, [])
     assert latest.lookup(VENUE, BTC).age_s == 0
@@ -64,9 +70,7 @@ def test_an_empty_apply_confirms_the_venue_without_changing_vectors():
 
 def test_a_failure_keeps_the_vectors_and_a_later_answer_clears_it():
     clock = FakeClock()
-    latest = LatestVectors(clock)
-    latest.apply(VENUE, [live(VENUE, BTC, 1.0)])
-    latest.apply("kraken", [live("kraken", BTC, 7.0)])
+    latest = two_venues(clock)
     clock.advance(1.0)
     latest.fail(VENUE, "actor gone")
     found = latest.lookup(VENUE, BTC)
@@ -81,9 +85,7 @@ def test_a_failure_keeps_the_vectors_and_a_later_answer_clears_it():
 
 
 def test_failing_every_venue_marks_each_one():
-    latest = LatestVectors(FakeClock())
-    latest.apply(VENUE, [live(VENUE, BTC, 1.0)])
-    latest.apply("kraken", [live("kraken", BTC, 7.0)])
+    latest = two_venues(FakeClock())
     latest.fail(None, "store unreadable")
     assert latest.lookup(VENUE, BTC).problem == "store unreadable"
     assert latest.lookup("kraken", BTC).problem == "store unreadable"
@@ -91,9 +93,7 @@ def test_failing_every_venue_marks_each_one():
 
 def test_apply_for_every_venue_confirms_them_all():
     clock = FakeClock()
-    latest = LatestVectors(clock)
-    latest.apply(VENUE, [live(VENUE, BTC, 1.0)])
-    latest.apply("kraken", [live("kraken", BTC, 7.0)])
+    latest = two_venues(clock)
     clock.advance(4.0)
     latest.fail(None, "store unreadable")
     latest.apply(None, [live(VENUE, ETH, 3.0)])
