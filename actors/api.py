@@ -76,12 +76,10 @@ class ApiSettings:
 
 
 @contextlib.asynccontextmanager
-async def prediction_api(
-    data_dir: str, settings: ApiSettings, hashes: tuple[str, ...] = ()
-) -> AsyncIterator[str | None]:
+async def prediction_api(settings: ApiSettings, keys: KeyRing) -> AsyncIterator[str | None]:
     """Serve while the block runs; yields the base URL, or None when it could not start."""
     spec = ServeSpec(
-        key_ring(data_dir, hashes),
+        keys,
         actor=BOOKS_ACTOR_TEMPLATE,
         actor_namespace=DEFAULT_NAMESPACE,
         venues=settings.venues,

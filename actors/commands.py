@@ -114,6 +114,20 @@ def register_run(subparsers: argparse._SubParsersAction) -> None:
         help="do not start the prediction API (Ray Serve); keys come from $MDC_API_KEYS, else "
         "a random key is made for the run and kept in DATA_DIR/api-key",
     )
+    parser.add_argument(
+        "--grpc-host",
+        default="127.0.0.1",
+        help="gRPC market data address (mdc.v1.MarketDataService; default 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--grpc-port", type=int, default=50051, help="gRPC market data port (default 50051)"
+    )
+    parser.add_argument(
+        "--no-grpc",
+        action="store_true",
+        help="do not start the gRPC market data server (live trades, quotes, depth, bars for "
+        "`mdc subscribe` and other programs; same keys as the API)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="simulator seed (default 1)")
     parser.add_argument(
         "--rate",
@@ -323,8 +337,12 @@ async def _on_ray(runs, config: CollectorConfig, stop: asyncio.Event, args, pane
         return status
 
     panel = panel_type(rows, data_dir)
+    keys = _keys(data_dir, args, config)
     try:
-        async with _api(data_dir, args, config):
+        async with (
+            _api(data_dir, args, config, keys),
+            _grpc(data_dir, args, config, supervisor, keys),
+        ):
             with panel.live():
                 await asyncio.gather(supervisor.watch(stop), panel.refresh_until(stop))
         print("mdc run: draining: flushing and fsyncing every pending batch...", file=sys.stderr)
@@ -333,8 +351,29 @@ async def _on_ray(runs, config: CollectorConfig, stop: asyncio.Event, args, pane
         await server.stop()
 
 
+def _keys(data_dir: str, args: argparse.Namespace, config: CollectorConfig):
+    """One key ring for every surface (prediction API, gRPC), made once."""
+    if args.no_api and args.no_grpc:
+        return None
+    from actors.api import key_ring
+
+    return key_ring(data_dir, config.api_key_hashes)
+
+
+def _grpc(
+    data_dir: str, args: argparse.Namespace, config: CollectorConfig, supervisor, keys
+) -> contextlib.AbstractAsyncContextManager:
+    if args.no_grpc:
+        return contextlib.nullcontext()
+    from actors.streams import GrpcSettings, market_data_server
+
+    settings = GrpcSettings(args.grpc_host, args.grpc_port)
+    venues = [v.name for v in config.venues]
+    return market_data_server(data_dir, supervisor, keys, settings, venues)
+
+
 def _api(
-    data_dir: str, args: argparse.Namespace, config: CollectorConfig
+    data_dir: str, args: argparse.Namespace, config: CollectorConfig, keys
 ) -> contextlib.AbstractAsyncContextManager:
     if args.no_api:
         return contextlib.nullcontext()
@@ -349,4 +388,4 @@ def _api(
         venues=tuple(v.name for v in config.venues),
         max_feature_age_s=args.max_feature_age,
     )
-    return prediction_api(data_dir, settings, config.api_key_hashes)
+    return prediction_api(settings, keys)

@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -92,6 +93,8 @@ class Supervisor:
         1.3 s of the 1.6 s from a provider's SIGKILL to streaming again)."""
         self._standbys: dict[str, ActorHandle] = {}
         self._status_seq = 0
+        self.on_writer: list[Callable[[ActorHandle], Awaitable[None]]] = []
+        """Told of each restarted writer (log followers in other actors long-poll it)."""
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -224,6 +227,8 @@ class Supervisor:
             await self._start_writer()
             for peer in self._running("provider", "books"):
                 await self._call(peer, "set_writer", self.policy.ping_timeout_s, self._writer())
+            for hook in list(self.on_writer):
+                await hook(self._writer())
         elif child.kind == "books":
             await self._start_books(child.venue)
             provider = self.children[f"provider:{child.venue}"]
@@ -317,6 +322,11 @@ class Supervisor:
 
     def _writer(self) -> ActorHandle:
         return self.children["writer"].handle
+
+    @property
+    def writer(self) -> ActorHandle:
+        """The writer now (`on_writer` hooks hear of the next one)."""
+        return self._writer()
 
     def _of_kind(self, kind: str) -> list[Child]:
         return [c for c in self.children.values() if c.kind == kind and c.handle is not None]

@@ -161,9 +161,9 @@ class Unreadable:
     torn: bool
 
 
-def walk(f: BinaryIO) -> Iterator[Frame | Unreadable]:
-    """Every valid WAL frame of a file in order, and every unreadable byte range between them."""
-    start = 0
+def walk(f: BinaryIO, start: int = 0) -> Iterator[Frame | Unreadable]:
+    """Every valid WAL frame of a file in order from `start` (a frame boundary), and every
+    unreadable byte range between them."""
     while True:
         end = ScanEnd()
         offset = start

@@ -39,12 +39,13 @@ from __future__ import annotations
 
 import bisect
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
+from mdc.errors import LocalMisuse
 from mdc.events import Event, Gap
 from mdc.store import records
 from mdc.store.damage import (
@@ -103,6 +104,23 @@ def _keep(_stream: Stream, _seq: int) -> None:
     """The default `forget`: nothing follows the log."""
 
 
+class Tail(NamedTuple):
+    """A stream's durable end (next seq) and the first seq of its newest segment."""
+
+    end: int
+    segment: int
+
+
+class _Resume(NamedTuple):
+    """A frame boundary in a segment: the frame there holds `seq` on; a read that starts at or
+    after `seq` in that segment seeks there instead of walking the frames before it (a live
+    follower reads the newest segment again and again)."""
+
+    segment: int
+    seq: int
+    offset: int
+
+
 @dataclass(slots=True)
 class _Log:
     """One stream's files and state; `size`/`end` describe durable data only."""
@@ -117,6 +135,7 @@ class _Log:
     broken: bool = False
     unsynced_dirs: list[str] = field(default_factory=list)
     pending: list[bytes | bytearray] = field(default_factory=list)  # encoded frames
+    resume: _Resume | None = None  # where the last read stopped: the next one seeks there
     pending_bytes: int = 0
     pending_events: int = 0
 
@@ -224,6 +243,7 @@ class WAL:
         cut off. First the followers forget what they hold from the first seq lost on (records
         after damage move down; a missing segment's records are gone)."""
         lost = [d.seq for d in report.damage] + [m.start for m in (report.missing,) if m]
+        log.resume = None  # frames move: no offset read before holds
         if lost:
             self._forget(log.stream, min(lost))
         if report.damage:
@@ -410,8 +430,43 @@ class WAL:
         return sorted(self._logs)
 
     def positions(self) -> dict[Stream, int]:
-        """Durable end (next seq) of every stream; readonly stores report what open() saw."""
+        """Durable end (next seq) of every stream; readonly stores report what open() saw, or
+        what `follow` was told since."""
         return {s: log.end for s, log in self._logs.items()}
+
+    def firsts(self) -> dict[Stream, int]:
+        """The first seq each stream still holds (retention removes older segments)."""
+        return {s: log.segments[0] for s, log in self._logs.items() if log.segments}
+
+    def tails(self) -> dict[Stream, Tail]:
+        """Durable end and newest segment of every stream: what a read-only WAL in another
+        process needs (`follow`) to read up to here without listing or scanning anything."""
+        return {s: Tail(log.end, log.segments[-1]) for s, log in self._logs.items() if log.segments}
+
+    def follow(self, tails: Mapping[Stream, Tail]) -> None:
+        """Read-only: the streams end where the writer's `tails()` said (durable data only,
+        never bytes a failed commit may still take back); new streams and segments are
+        picked up from them."""
+        if not self.readonly:
+            raise LocalMisuse("only a read-only WAL follows another one's tails")
+        for stream, tail in tails.items():
+            log = self._logs.get(stream)
+            if log is None:
+                log = self._load(stream)
+            if log.segments and log.segments[-1] > tail.segment:
+                continue  # listed after the writer's report: already newer
+            if not log.segments or log.segments[-1] < tail.segment:
+                log.segments.append(tail.segment)
+            log.end = max(log.end, tail.end)
+
+    def cap(self, ends: Mapping[Stream, int]) -> None:
+        """Read-only: read no stream beyond `ends` (what a writer has acknowledged as durable;
+        a stream it does not name is read up to nothing): the bytes of a commit in progress
+        are on disk before they are durable."""
+        if not self.readonly:
+            raise LocalMisuse("only a read-only WAL is capped")
+        for stream, log in self._logs.items():
+            log.end = min(log.end, ends.get(stream, 0))
 
     def read(
         self, stream: Stream, start: int = 0, stop: int | None = None
@@ -445,9 +500,12 @@ class WAL:
         """Frames before `start` are CRC-checked and counted but not decoded. Unreadable bytes
         are skipped (as a repair would remove them) and noted once, like a segment that ends
         before `stop` (a hole, or a missing segment after it)."""
-        seq = log.segments[index]
-        with self.fs.open_read(log.segment_path(seq)) as f:
-            for item in records.walk(f):
+        seq, offset = log.segments[index], 0
+        resume = log.resume
+        if resume is not None and resume.segment == seq and resume.seq <= start:
+            seq, offset = resume.seq, resume.offset
+        with self.fs.open_read(log.segment_path(log.segments[index])) as f:
+            for item in records.walk(f, offset):
                 if isinstance(item, records.Unreadable):
                     self._note(log, index)
                     continue
@@ -457,6 +515,8 @@ class WAL:
                         yield seq + i, items[i]
                 seq += item.count
                 if seq >= stop:
+                    end = item.offset + records.HEADER.size + len(item.payload)
+                    log.resume = _Resume(log.segments[index], seq, end)
                     return
         self._note(log, index)
 
@@ -516,6 +576,7 @@ class WAL:
         `consumed` and, if given, whose file was last written before `older_than_ns`; the active
         segment always stays."""
         log = self._logs[stream]
+        log.resume = None
         removed: list[str] = []
         while len(log.segments) > 1 and log.segments[1] <= consumed and limit != len(removed):
             path = log.segment_path(log.segments[0])

@@ -12,7 +12,7 @@ from pathlib import Path
 CORE = Path(__file__).resolve().parents[2] / "mdc"
 BANNED = ("actors", "serve", "chaos", "ray")
 IO_MODULES = {"asyncio", "ray", "websockets", "aiohttp", "time", "threading"}
-SHELLS = ("mdc/cli.py", "mdc/commands/", "mdc/simulator/server.py")
+SHELLS = ("mdc/cli.py", "mdc/commands/", "mdc/simulator/server.py", "mdc/client/")
 """Shells inside the package: they carry out what the core decides (argv, sockets, clocks)."""
 
 
