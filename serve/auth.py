@@ -25,7 +25,7 @@ API_KEY_HASHES_ENV = "MDC_API_KEY_HASHES"
 class AuthResult(enum.Enum):
     """Outcome of a key check, with the HTTP status and message an API answers with."""
 
-    MISSING = (401, "missing API key: send X-API-Key or Authorization: Bearer")
+    MISSING = (401, "missing API key: send it as X-API-Key or Authorization: Bearer")
     WRONG = (403, "API key not accepted")
     OK = (200, "")
 

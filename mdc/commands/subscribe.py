@@ -177,7 +177,7 @@ def table_row(event) -> str:
             bid = event.bids[0][0] if event.bids else "-"
             ask = event.asks[0][0] if event.asks else "-"
             state = "" if event.in_sync else " NOT IN SYNC"
-            body = f"{bid} / {ask} ({len(event.bids)}x{len(event.asks)} levels){state}"
+            body = f"{bid} / {ask} {len(event.bids)}x{len(event.asks)}{state}"
         case "bar":
             body = f"O {event.open} H {event.high} L {event.low} C {event.close} V {event.volume}"
         case _:

@@ -39,7 +39,7 @@ from mdc.distribution.subscription import (
 from mdc.errors import CollectorError
 from mdc.store.errors import StoreNotFound
 from mdc.v1 import market_data_pb2 as pb
-from serve.auth import AuthResult, KeyRing
+from serve.auth import AuthResult, KeyRing, presented_key
 from serve.streaming.hub import OUTBOX_CAPACITY, Hub, TailSource
 from serve.streaming.store_calls import StoreCalls
 
@@ -210,12 +210,12 @@ class MarketDataService:
         raise AssertionError("abort raises")
 
     async def _authorize(self, context) -> None:
-        presented = dict(context.invocation_metadata()).get("x-api-key")
-        result = self._keys.check(presented)
+        metadata = dict(context.invocation_metadata())
+        result = self._keys.check(
+            presented_key(metadata.get("x-api-key"), metadata.get("authorization"))
+        )
         if result is not AuthResult.OK:
-            await context.abort(
-                _AUTH_CODES[result], result.message.replace("X-API-Key", "x-api-key metadata")
-            )
+            await context.abort(_AUTH_CODES[result], result.message)
 
     def handler(self) -> grpc.GenericRpcHandler:
         streams = {

@@ -72,6 +72,9 @@ class Feed:
     room: asyncio.Event = field(default_factory=asyncio.Event)
     floor: dict[Stream, int] = field(default_factory=dict)
     emit_from: Callable[[Stream, int, Event], bool] = lambda _s, _q, _e: True
+    keep: Callable[[Event], bool] | None = None
+    """A start from a time keeps only events received since, live too: an event received
+    before it may become durable after the subscriber joined the live stream."""
     error: BaseException | None = None  # why its replay failed (the sender ends the stream)
     cut: Callable[[str], None] | None = None  # ends the stream of one that fell too far behind
     cut_off: bool = False
@@ -92,7 +95,7 @@ class Feed:
     def offer(self, stream: Stream, seq: int, event: Event, framed: bytes | None) -> bytes | None:
         """Give it one stored event (`framed`: its encoding if already made); returns the
         encoding, made here if it was needed and not yet made."""
-        if seq < self.floor.get(stream, 0):
+        if seq < self.floor.get(stream, 0) or (self.keep is not None and not self.keep(event)):
             return framed
         views = self.views
         if views is None:
@@ -275,8 +278,8 @@ class Hub:
             return
         wal = await asyncio.to_thread(self._open_wal)
         try:
-            position, keep = self._replay_plan(feed, wal)
-            with Follower(wal, position, _Wanted(sub), keep) as follower:  # type: ignore[arg-type]
+            position, feed.keep = self._replay_plan(feed, wal)
+            with Follower(wal, position, _Wanted(sub), feed.keep) as follower:  # type: ignore[arg-type]
                 await self._replay(feed, wal, follower)
         finally:
             wal.close()
@@ -325,11 +328,12 @@ class Hub:
         return Position.of(seqs)
 
     async def _replay(self, feed: Feed, wal: WAL, follower: Follower) -> None:
+        step = max(1, min(READ_EVENTS, feed.outbox.capacity // 2))
         while True:
-            while len(feed.outbox) > feed.outbox.capacity - READ_EVENTS:
+            while len(feed.outbox) > feed.outbox.capacity - step:  # a replay waits, never thins
                 feed.room.clear()
                 await feed.room.wait()
-            batch = await asyncio.to_thread(follower.next_batch, READ_EVENTS)
+            batch = await asyncio.to_thread(follower.next_batch, step)
             if batch:
                 for (stream, seq), event in batch.items:
                     feed.offer(stream, seq, event, None)

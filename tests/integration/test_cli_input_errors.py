@@ -15,7 +15,7 @@ from chaos.faults.mounts import private_argv
 
 MDC = str(Path(sys.executable).with_name("mdc"))
 RECORDING = Path(__file__).parents[1] / "fixtures" / "binance" / "messages.jsonl"
-RUN = ("run", "--no-api", "--duration", "1")
+RUN = ("run", "--no-api", "--no-grpc", "--duration", "1")
 
 
 def _mdc(*argv: str) -> subprocess.CompletedProcess:

@@ -403,3 +403,17 @@ def test_depth_starts_with_the_book_then_follows_it_and_get_book_agrees(rig):
         assert all(g.event.in_sync and len(g.event.asks) == 5 for g in sub.got)
     finally:
         sub.close()
+
+
+def test_a_replay_longer_than_the_outbox_waits_instead_of_thinning(tmp_path):
+    rig = Rig(str(tmp_path), capacity=100)
+    rig.append(_events(1, 1000))
+    rig.start()
+    sub = Collector(rig.thread.target, start=0, policy="disconnect")
+    try:
+        sub.wait_for(3000)
+        assert sub.by_stream() == rig.stored_trades()
+    finally:
+        sub.close()
+        rig.stop()
+        rig.store.close()

@@ -113,6 +113,7 @@ def test_mdc_run_serves_metrics_and_probes_and_stops_cleanly(tmp_path):
             "--duration",
             "60",
             "--no-api",
+            "--no-grpc",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

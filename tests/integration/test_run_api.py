@@ -27,7 +27,7 @@ def test_mdc_run_serves_live_predictions(tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     argv = [sys.executable, "-m", "mdc.cli", "run", "--data-dir", str(tmp_path)]
-    argv += ["--venues", "binance", "--api-port", str(port), "--duration", "120"]
+    argv += ["--venues", "binance", "--api-port", str(port), "--duration", "120", "--no-grpc"]
     env = {k: v for k, v in os.environ.items() if k != "MDC_API_KEYS"}
     proc = subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env

@@ -48,7 +48,7 @@ class Run:
 
     def __init__(self, data: Path, logs: Path) -> None:
         self.out, self.err = logs / "stdout", logs / "stderr"
-        argv = [MDC, "run", "--duration", "100", "--no-api", "--data-dir", str(data)]
+        argv = [MDC, "run", "--duration", "100", "--no-api", "--no-grpc", "--data-dir", str(data)]
         argv += ["--venues", "binance", "--metrics-port", "0"]
         with self.out.open("w") as out, self.err.open("w") as err:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=err)
