@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import msgspec
 
-from mdc.events import Bar, BookDelta, BookSnapshot, Event, Gap, Level, Quote, Status, Trade
+from mdc.events import Bar, Event, Gap, Level, Quote, Trade
 from mdc.store.streams import Stream
 from mdc.v1 import market_data_pb2 as pb
 
@@ -74,78 +74,72 @@ def _levels(levels: Iterable[Level]) -> list[pb.Level]:
 
 
 def to_proto(event: Event, stream: Stream | None = None, seq: int = 0) -> pb.Event:
-    msg = pb.Event(
+    """The `Event` message of `event` (one constructor call: the cheapest way through upb)."""
+    kind, body = _body(event)
+    return pb.Event(
         venue=event.venue,
         symbol=event.symbol,
         ts_event=event.ts_event,
         ts_recv=event.ts_recv,
         stream=stream.dirname if stream is not None else "",
         seq=seq,
+        **{kind: body},
     )
+
+
+def _body(event: Event) -> tuple[str, object]:
     match event:
         case Trade():
-            msg.trade.CopyFrom(
-                pb.Trade(
-                    price=str(event.price),
-                    size=str(event.size),
-                    side=event.side,
-                    trade_id=event.trade_id,
-                    exchange=event.exchange,
-                    conditions=event.conditions,
-                    tape=event.tape,
-                    aggregate=event.aggregate,
-                )
+            return "trade", pb.Trade(
+                price=str(event.price),
+                size=str(event.size),
+                side=event.side,
+                trade_id=event.trade_id,
+                exchange=event.exchange,
+                conditions=event.conditions,
+                tape=event.tape,
+                aggregate=event.aggregate,
             )
         case Quote():
-            msg.quote.CopyFrom(
-                pb.Quote(
-                    bid_price=_s(event.bid_price),
-                    bid_size=_s(event.bid_size),
-                    ask_price=_s(event.ask_price),
-                    ask_size=_s(event.ask_size),
-                    bid_exchange=event.bid_exchange,
-                    ask_exchange=event.ask_exchange,
-                    conditions=event.conditions,
-                    tape=event.tape,
-                    update_id=event.update_id,
-                )
+            return "quote", pb.Quote(
+                bid_price=_s(event.bid_price),
+                bid_size=_s(event.bid_size),
+                ask_price=_s(event.ask_price),
+                ask_size=_s(event.ask_size),
+                bid_exchange=event.bid_exchange,
+                ask_exchange=event.ask_exchange,
+                conditions=event.conditions,
+                tape=event.tape,
+                update_id=event.update_id,
             )
         case DepthView():
-            msg.depth.CopyFrom(
-                pb.Depth(
-                    bids=_levels(event.bids),
-                    asks=_levels(event.asks),
-                    in_sync=event.in_sync,
-                    update_id=event.update_id,
-                )
+            return "depth", pb.Depth(
+                bids=_levels(event.bids),
+                asks=_levels(event.asks),
+                in_sync=event.in_sync,
+                update_id=event.update_id,
             )
         case Bar():
-            msg.bar.CopyFrom(
-                pb.Bar(
-                    open=str(event.open),
-                    high=str(event.high),
-                    low=str(event.low),
-                    close=str(event.close),
-                    volume=str(event.volume),
-                    interval_s=event.interval_s,
-                    trade_count=event.trade_count,
-                    vwap=_s(event.vwap),
-                )
+            return "bar", pb.Bar(
+                open=str(event.open),
+                high=str(event.high),
+                low=str(event.low),
+                close=str(event.close),
+                volume=str(event.volume),
+                interval_s=event.interval_s,
+                trade_count=event.trade_count,
+                vwap=_s(event.vwap),
             )
         case Gap() | SkippedGap():
-            msg.gap.CopyFrom(
-                pb.Gap(
-                    stream=event.stream,
-                    reason=event.reason,
-                    from_id=event.from_id,
-                    to_id=event.to_id,
-                    from_ts=event.from_ts,
-                    skipped_stream=getattr(event, "skipped_stream", ""),
-                )
+            return "gap", pb.Gap(
+                stream=event.stream,
+                reason=event.reason,
+                from_id=event.from_id,
+                to_id=event.to_id,
+                from_ts=event.from_ts,
+                skipped_stream=getattr(event, "skipped_stream", ""),
             )
-        case BookSnapshot() | BookDelta() | Status():
-            raise ValueError(f"{type(event).__name__} is not streamed: subscribe to depth")
-    return msg
+    raise ValueError(f"{type(event).__name__} is not streamed: subscribe to depth")
 
 
 def _opt(msg: object, name: str) -> object:

@@ -8,6 +8,7 @@ order rebuilds the book), `trades` holds Trades and trade Gaps, `quotes` Quotes 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -15,6 +16,8 @@ from urllib.parse import quote, unquote
 
 from mdc.events import Bar, BookDelta, BookSnapshot, Event, Gap, Quote, Trade
 
+_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9_.~-]")
+"""What `quote(part, safe="")` would change: anything but letters, digits and `_.~-`."""
 FAMILIES = ("book", "trades", "quotes", "bars", "status")
 _GAP_FAMILY = {"book": "book", "trades": "trades", "quotes": "quotes", "connection": "status"}
 
@@ -26,7 +29,10 @@ class Stream(NamedTuple):
 
     @property
     def dirname(self) -> str:
-        """`venue+family+symbol`, each part percent-quoted so `+`, `/` and `%` cannot collide."""
+        """`venue+family+symbol`, each part percent-quoted so `+`, `/` and `%` cannot collide
+        (the usual names need no quoting: checked at once, as every streamed event asks)."""
+        if _NEEDS_QUOTING.search(self.venue + self.family + self.symbol) is None:
+            return f"{self.venue}+{self.family}+{self.symbol}"
         return "+".join(quote(part, safe="") for part in self)
 
     @classmethod
