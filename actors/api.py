@@ -76,10 +76,14 @@ class ApiSettings:
 
 
 @contextlib.asynccontextmanager
-async def prediction_api(settings: ApiSettings, keys: KeyRing) -> AsyncIterator[str | None]:
-    """Serve while the block runs; yields the base URL, or None when it could not start."""
+async def prediction_api(
+    settings: ApiSettings, keys: KeyRing, stream_target: str | None = None
+) -> AsyncIterator[str | None]:
+    """Serve while the block runs; yields the base URL, or None when it could not start.
+    `/v1/stream` relays the gRPC server at `stream_target`, if one runs."""
     spec = ServeSpec(
         keys,
+        stream_target=stream_target,
         actor=BOOKS_ACTOR_TEMPLATE,
         actor_namespace=DEFAULT_NAMESPACE,
         venues=settings.venues,

@@ -339,10 +339,8 @@ async def _on_ray(runs, config: CollectorConfig, stop: asyncio.Event, args, pane
     panel = panel_type(rows, data_dir)
     keys = _keys(data_dir, args, config)
     try:
-        async with (
-            _api(data_dir, args, config, keys),
-            _grpc(data_dir, args, config, supervisor, keys),
-        ):
+        grpc = _grpc(data_dir, args, config, supervisor, keys)
+        async with grpc as stream_target, _api(data_dir, args, config, keys, stream_target):
             with panel.live():
                 await asyncio.gather(supervisor.watch(stop), panel.refresh_until(stop))
         print("mdc run: draining: flushing and fsyncing every pending batch...", file=sys.stderr)
@@ -373,7 +371,7 @@ def _grpc(
 
 
 def _api(
-    data_dir: str, args: argparse.Namespace, config: CollectorConfig, keys
+    data_dir: str, args: argparse.Namespace, config: CollectorConfig, keys, stream_target
 ) -> contextlib.AbstractAsyncContextManager:
     if args.no_api:
         return contextlib.nullcontext()
@@ -388,4 +386,4 @@ def _api(
         venues=tuple(v.name for v in config.venues),
         max_feature_age_s=args.max_feature_age,
     )
-    return prediction_api(settings, keys)
+    return prediction_api(settings, keys, stream_target)

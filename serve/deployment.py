@@ -80,6 +80,8 @@ class ServeSpec:
     version_a: str | None = None
     version_b: str | None = None
     weight_b: float = 0.2
+    stream_target: str | None = None
+    """The gRPC market data server (HOST:PORT) that `/v1/stream` relays to WebSockets."""
 
     def feature_source(self) -> FeatureSource:
         if self.actor is not None:
@@ -115,7 +117,11 @@ class PredictionIngress:
     def __init__(self, spec: ServeSpec) -> None:
         self._features = spec.feature_source()
         self._app = build_app(
-            spec.router(), self._features, spec.keys, max_feature_age_s=spec.max_feature_age_s
+            spec.router(),
+            self._features,
+            spec.keys,
+            max_feature_age_s=spec.max_feature_age_s,
+            stream_target=spec.stream_target,
         )
 
     def __serve_build_asgi_app__(self):

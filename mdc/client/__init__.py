@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from mdc.distribution.encode import from_proto
 from mdc.errors import CollectorError
 from mdc.events import Event
 from mdc.store.follow import Position
+from mdc.store.replay import BadArgument, parse_time
 from mdc.store.streams import Stream
 from mdc.v1 import market_data_pb2 as pb
 from mdc.v1 import market_data_pb2_grpc as pb_grpc
@@ -52,6 +54,8 @@ _METHODS = {
     "bars": "SubscribeBars",
 }
 _POLICIES = {"conflate": 1, "drop_with_gap": 2, "disconnect": 3}
+POLICIES = tuple(_POLICIES)
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class SubscriptionError(CollectorError):
@@ -138,6 +142,22 @@ class _Tracker:
 
 def _seqs(token: str) -> dict[Stream, int]:
     return Position.from_token(token).as_dict() if token else {}
+
+
+def start_from_text(text: str) -> int | str | None:
+    """A start as users write it: `live` -> None; a time (RFC 3339, a date, ns) -> ns; else a
+    position token (the server checks it)."""
+    if text == "live":
+        return None
+    try:
+        return parse_time(text)
+    except BadArgument:
+        if _TOKEN.fullmatch(text):
+            return text
+        raise BadArgument(
+            f"start {text!r}: use live, a time (2024-01-15T10:30:00Z, a date or ns) or a "
+            "position token from an earlier event"
+        ) from None
 
 
 def api_key_or_default(explicit: str | None = None) -> str | None:

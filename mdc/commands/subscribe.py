@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 from typing import IO
 
 from mdc.timefmt import format_rfc3339_ns
-
-_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -85,25 +82,8 @@ def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def parse_start(text: str) -> int | str | None:
-    """live -> None; a time -> ns; else a position token (checked by the server)."""
-    from mdc.store.replay import BadArgument, parse_time
-
-    if text == "live":
-        return None
-    try:
-        return parse_time(text)
-    except BadArgument:
-        if _TOKEN.fullmatch(text):
-            return text
-        raise BadArgument(
-            f"--from {text!r}: use live, a time (2024-01-15T10:30:00Z, a date or ns) or a "
-            "position token printed by an earlier subscription"
-        ) from None
-
-
 def run(args: argparse.Namespace) -> int:
-    from mdc.client import KINDS
+    from mdc.client import KINDS, start_from_text
     from mdc.store.replay import BadArgument
 
     kinds = _csv(args.types)
@@ -115,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     params = {
         "venues": _csv(args.venues),
         "symbols": _csv(args.symbols),
-        "start": parse_start(args.start),
+        "start": start_from_text(args.start),
         "policy": args.policy,
         "levels": args.levels,
         "conflate_ms": args.conflate_ms,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
+from websockets.sync.client import connect
 
 from actors.waiting import wait_until_sync
 from serve.deployment import free_port
@@ -27,7 +29,8 @@ def test_mdc_run_serves_live_predictions(tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     argv = [sys.executable, "-m", "mdc.cli", "run", "--data-dir", str(tmp_path)]
-    argv += ["--venues", "binance", "--api-port", str(port), "--duration", "120", "--no-grpc"]
+    argv += ["--venues", "binance", "--api-port", str(port), "--duration", "120"]
+    argv += ["--grpc-port", str(free_port())]
     env = {k: v for k, v in os.environ.items() if k != "MDC_API_KEYS"}
     proc = subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
@@ -51,6 +54,11 @@ def test_mdc_run_serves_live_predictions(tmp_path):
         assert answer.json()["label"] in (0, 1) and answer.json()["t_ns"] > 0
         unknown = httpx.post(f"{base}/v1/predict", json={**body, "symbol": "NOPE"}, headers=headers)
         assert unknown.status_code == 404
+        # the live stream for browsers, through the same ingress (relayed from the gRPC server)
+        stream = base.replace("http://", "ws://") + "/v1/stream?symbols=BTC-*"
+        with connect(stream, additional_headers=headers) as ws:
+            trade = json.loads(ws.recv(timeout=30))
+        assert trade["type"] == "trade" and trade["symbol"] == "BTC-USDT" and trade["position"]
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=90)
