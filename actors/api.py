@@ -73,6 +73,7 @@ class ApiSettings:
     environment_preset: bool = False
     venues: tuple[str, ...] = ()
     max_feature_age_s: float = MAX_FEATURE_AGE_S
+    data_dir: str | None = None
 
 
 @contextlib.asynccontextmanager
@@ -80,10 +81,12 @@ async def prediction_api(
     settings: ApiSettings, keys: KeyRing, stream_target: str | None = None
 ) -> AsyncIterator[str | None]:
     """Serve while the block runs; yields the base URL, or None when it could not start.
-    `/v1/stream` relays the gRPC server at `stream_target`, if one runs."""
+    `/v1/stream` relays the gRPC server at `stream_target`, if one runs; `/graphql` reads the
+    store in `settings.data_dir`."""
     spec = ServeSpec(
         keys,
         stream_target=stream_target,
+        store_dir=settings.data_dir,
         actor=BOOKS_ACTOR_TEMPLATE,
         actor_namespace=DEFAULT_NAMESPACE,
         venues=settings.venues,

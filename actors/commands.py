@@ -385,5 +385,6 @@ def _api(
         environment_preset=args.address is None,
         venues=tuple(v.name for v in config.venues),
         max_feature_age_s=args.max_feature_age,
+        data_dir=os.path.abspath(data_dir),
     )
     return prediction_api(settings, keys, stream_target)

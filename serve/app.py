@@ -40,6 +40,7 @@ from serve.jsonapi import (
     new_app,
     read_json,
 )
+from serve.store_graphql import graphql_router
 from serve.streaming.websocket import stream_router
 
 if TYPE_CHECKING:
@@ -258,10 +259,12 @@ def build_app(
     dlq: DlqAdmin | None = None,
     max_feature_age_s: float = MAX_FEATURE_AGE_S,
     stream_target: str | None = None,
+    store_dir: str | None = None,
 ) -> FastAPI:
     """The prediction API over `router`'s models and `features`, guarded by `keys`; with `dlq`,
     the DLQ admin routes too (same keys, same errors); `/v1/stream` relays the gRPC market
-    data of `stream_target` (HOST:PORT) to WebSockets."""
+    data of `stream_target` (HOST:PORT) to WebSockets; `/graphql` queries the store in
+    `store_dir`."""
     api = PredictionApi(router, features, max_feature_age_s)
     app = new_app("mdc prediction API", keys, max_inflight, _prediction_handlers())
     guarded = [Depends(key_dependency(keys))]
@@ -269,6 +272,9 @@ def build_app(
     if dlq is not None:
         app.include_router(dlq_router(dlq, keys))
     app.include_router(stream_router(stream_target, keys))
+    graphql = graphql_router(store_dir)
+    if graphql is not None:
+        app.include_router(graphql, prefix="/graphql", dependencies=guarded)
 
     @app.post("/v1/predict", openapi_extra=PREDICT_BODY)
     async def predict(request: Request, api_key: str = key) -> Response:

@@ -127,6 +127,7 @@ def _spec(args: argparse.Namespace) -> tuple:
         version_b=args.version_b,
         weight_b=args.weight_b,
         max_feature_age_s=args.max_feature_age,
+        store_dir=os.path.abspath(args.data_dir) if args.data_dir else None,
     )
     return spec, spec.router()  # bad models fail here, before Ray starts
 

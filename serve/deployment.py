@@ -82,6 +82,8 @@ class ServeSpec:
     weight_b: float = 0.2
     stream_target: str | None = None
     """The gRPC market data server (HOST:PORT) that `/v1/stream` relays to WebSockets."""
+    store_dir: str | None = None
+    """The event store `/graphql` reads (None: no /graphql)."""
 
     def feature_source(self) -> FeatureSource:
         if self.actor is not None:
@@ -122,6 +124,7 @@ class PredictionIngress:
             spec.keys,
             max_feature_age_s=spec.max_feature_age_s,
             stream_target=spec.stream_target,
+            store_dir=spec.store_dir,
         )
 
     def __serve_build_asgi_app__(self):

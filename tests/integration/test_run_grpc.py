@@ -1,7 +1,8 @@
 """Subscribers of a real `mdc run` (simulated venues, Ray, the writer's fsync'd log): the trades
 they got are the trades stored for the same window, each once and in stored order; filters hold;
 a subscriber resuming from another one's position continues it with no gap and no duplicate;
-`mdc subscribe` prints the JSON lines of `mdc normalize` plus positions."""
+`mdc subscribe` prints the JSON lines of `mdc normalize` plus positions; GraphQL's trades are the
+stored ones."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 import time
 
 import grpc
+import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -19,8 +21,13 @@ from actors.waiting import wait_until_sync
 from mdc.events import Trade, identity, to_json
 from mdc.store import Store
 from mdc.store.streams import Stream
+from serve.ab import ABRouter
+from serve.app import build_app
+from serve.auth import KeyRing
 from serve.deployment import free_port
+from serve.http_limits import serving, uvicorn_config
 from tests.integration.test_grpc_stream import KEY, Collector
+from tests.unit.test_serve_doubles import DictFeatureSource, LinearModel
 
 pytestmark = pytest.mark.ray
 
@@ -116,3 +123,26 @@ def test_subscribers_of_mdc_run_get_the_stored_trades_exactly_once(tmp_path):
     assert len(lines) == 5 and all(line["type"] == "trade" and line["position"] for line in lines)
     shape = json.loads(to_json(Trade("v", "s", 0, 0, 1, 1, "buy", 1)))
     assert [set(line) - {"position"} for line in lines] == [set(shape)] * 5
+
+    # the same run's store through GraphQL: the seed's query gives what was stored
+    app = build_app(
+        ABRouter(LinearModel("v1"), LinearModel("v2"), 0.0),
+        DictFeatureSource({}),
+        KeyRing([KEY]),
+        store_dir=data,
+    )
+    stream = Stream("kraken", "trades", "BTC-USD")
+    window = sorted(stored[stream], key=lambda e: (e.ts_event, e.ts_recv))[:500]
+    start, end = window[0].ts_event, window[-1].ts_event
+    query = (
+        f'{{ trades(symbol: "BTC-USD", venue: "kraken", from: "{start}", to: "{end}") '
+        "{ price size side tsEvent } }"
+    )
+    with serving(uvicorn_config(app, log_level="warning", lifespan="off")) as url:
+        answer = httpx.post(f"{url}/graphql", json={"query": query}, headers={"X-API-Key": KEY})
+    rows = answer.json()["data"]["trades"]
+    expected = [e for e in window if e.ts_event < end]
+    assert [(r["price"], r["size"], r["side"], int(r["tsEvent"])) for r in rows] == [
+        (format(e.price.normalize(), "f"), format(e.size.normalize(), "f"), e.side, e.ts_event)
+        for e in expected
+    ]
