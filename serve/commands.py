@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -100,6 +101,15 @@ def register_serve(subparsers: argparse._SubParsersAction) -> None:
         help="collector TOML config; its [api] key_hashes are accepted too",
     )
     parser.add_argument(
+        "--grpc-port",
+        type=int,
+        default=50051,
+        metavar="PORT",
+        help="with --data-dir: the store's gRPC market data (history, replays, and what a "
+        "collector adds to the store) on --host:PORT, relayed by /v1/stream too (default "
+        "%(default)s; 0: none)",
+    )
+    parser.add_argument(
         "--num-cpus", type=int, default=2, metavar="N", help="CPUs of a local Ray (default: 2)"
     )
     parser.add_argument(
@@ -163,6 +173,9 @@ def run(args: argparse.Namespace) -> int:
     if args.max_feature_age <= 0:
         raise ConfigError("--max-feature-age must be a positive number of seconds")
     spec, router = _spec(args)
+    market_data = _market_data(args, spec)
+    if market_data is not None:
+        spec = dataclasses.replace(spec, stream_target=market_data.target)
     scaling = Scaling(args.min_replicas, args.max_replicas, args.target_ongoing)
     scaling.options()
     ensure_port_free(args.host, args.port)
@@ -186,4 +199,25 @@ def run(args: argparse.Namespace) -> int:
     finally:
         stop_serve()
         ray.shutdown()
+        if market_data is not None:
+            market_data.stop()
     return 0
+
+
+def _market_data(args: argparse.Namespace, spec):
+    """The store's gRPC market data server (on a thread of this process), or None."""
+    if args.data_dir is None or args.grpc_port == 0:
+        return None
+    from mdc.errors import CollectorError
+    from serve.streaming.grpc_server import MarketDataServer
+    from serve.streaming.standalone import ServerThread
+    from serve.streaming.tails import StoreTails
+
+    data_dir = os.path.abspath(args.data_dir)
+    thread = ServerThread(MarketDataServer(data_dir, StoreTails(data_dir), spec.keys))
+    try:
+        thread.start(args.host, args.grpc_port)
+    except CollectorError as exc:
+        raise CollectorError(f"{exc} (choose --grpc-port, or 0 for none)") from exc
+    print(f"mdc serve: gRPC market data of {data_dir} on {thread.target}", flush=True)
+    return thread

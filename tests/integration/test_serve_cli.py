@@ -1,9 +1,12 @@
 """`mdc serve` as a user runs it: help, clear errors before Ray starts, and a real launch that
-answers and stops cleanly on Ctrl-C (its own local Ray, so once per file)."""
+answers (predictions; the store's gRPC market data and GraphQL with --data-dir) and stops
+cleanly on Ctrl-C (its own local Ray, so once per file)."""
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -13,6 +16,9 @@ import time
 import httpx
 import pytest
 
+from mdc.client import MarketDataClient
+from mdc.store import Store
+from mdc.store.synth import book_stream, trades
 from models.runtime import SHIPPED, discover_models
 from serve.deployment import free_port
 
@@ -49,6 +55,7 @@ def test_help_lists_every_option():
         "--direct-ingress",
         "--proxy",
         "--max-feature-age",
+        "--grpc-port",
     ):
         assert option in out, option
 
@@ -77,16 +84,26 @@ def test_bad_models_dir_and_version(tmp_path):
 
 
 @pytest.mark.ray
-def test_launch_predict_and_stop_on_ctrl_c():
-    port = free_port()
+def test_launch_predict_and_stop_on_ctrl_c(tmp_path):
+    port, grpc_port = free_port(), free_port()
+    with Store.open(str(tmp_path)) as store:
+        store.append(trades(random.Random(1), 500) + book_stream(random.Random(2), 100))
+    argv = [*MDC, "--port", str(port), "--num-cpus", "1", "--direct-ingress"]
+    argv += ["--data-dir", str(tmp_path), "--grpc-port", str(grpc_port)]
     proc = subprocess.Popen(
-        [*MDC, "--port", str(port), "--num-cpus", "1", "--direct-ingress"],
+        argv,
         env=env(MDC_API_KEYS="cli-key"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
+        line = proc.stdout.readline()
+        assert f"gRPC market data of {tmp_path} on 127.0.0.1:{grpc_port}" in line, line
+        with MarketDataClient(f"127.0.0.1:{grpc_port}", api_key="cli-key") as client:
+            replayed = list(itertools.islice(client.subscribe("trades", start=0), 500))
+            assert [g.event.trade_id for g in replayed] == list(range(1, 501))
+            assert client.book("binance", "BTC-USDT", depth=2).in_sync
         line = proc.stdout.readline()
         assert f"ready at http://127.0.0.1:{port}" in line, line or proc.stderr.read()
         path = proc.stdout.readline()
@@ -101,6 +118,14 @@ def test_launch_predict_and_stop_on_ctrl_c():
                 timeout=10,
             )
             assert response.status_code == 200 and response.json()["version"] == "v1", base
+        query = '{ trades(symbol: "BTC-USDT", from: "0", limit: 3) { price } }'
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={"query": query},
+            headers={"X-API-Key": "cli-key"},
+            timeout=30,
+        )
+        assert len(answer.json()["data"]["trades"]) == 3, answer.text
         started = time.monotonic()
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0 and time.monotonic() - started < 60
