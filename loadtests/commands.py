@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from loadtests.workload import DEFAULT_THINK_S
+from loadtests.workload import DEFAULT_GRPC_TARGET, DEFAULT_THINK_S
 
 if TYPE_CHECKING:
     from loadtests.runner import LoadHandle, Progress
@@ -32,7 +32,10 @@ def register_load(subparsers: argparse._SubParsersAction) -> None:
         epilog=(
             "scenarios: predict = POST /v1/predict, half with explicit feature vectors (length "
             "from --feature-count or GET /v1/models), half by venue+symbol; features = GET "
-            "/v1/features/{venue}/{symbol}; all = both. Exit status: 0 ok; 1 no request "
+            "/v1/features/{venue}/{symbol}; all = both; stream = users that each hold a live gRPC "
+            "SubscribeTrades subscription of --instrument (one row: events received, and their "
+            "age on arrival as the latency; a broken stream is an error, then resumed from its "
+            "position). Exit status: 0 ok; 1 no request "
             "completed or the error rate exceeded --max-error-rate; 2 bad options or the host "
             "does not answer GET /healthz."
         ),
@@ -59,7 +62,7 @@ def register_load(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--scenario",
-        choices=("predict", "features", "all"),
+        choices=("predict", "features", "all", "stream"),
         default="predict",
         help="which endpoints to load (default predict)",
     )
@@ -112,13 +115,19 @@ def register_load(subparsers: argparse._SubParsersAction) -> None:
         metavar="MS",
         help=f"pause between one user's requests (default {DEFAULT_THINK_S * 1000.0:g})",
     )
+    parser.add_argument(
+        "--grpc-target",
+        default=DEFAULT_GRPC_TARGET,
+        metavar="HOST:PORT",
+        help=f"gRPC market data of the stream scenario (default {DEFAULT_GRPC_TARGET})",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for the generated requests")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from loadtests.report import render_markdown
-    from loadtests.runner import check_health, start_load
+    from loadtests.runner import check_grpc_health, check_health, start_load
     from loadtests.workload import (
         DEFAULT_INSTRUMENTS,
         LoadConfigError,
@@ -135,8 +144,13 @@ def run(args: argparse.Namespace) -> int:
         if args.instrument
         else DEFAULT_INSTRUMENTS
     )
-    workload = Workload(instruments, args.feature_count, args.seed, args.think_ms / 1000.0)
-    check_health(args.host)
+    workload = Workload(
+        instruments, args.feature_count, args.seed, args.think_ms / 1000.0, args.grpc_target
+    )
+    if args.scenario == "stream":
+        check_grpc_health(args.grpc_target)
+    else:
+        check_health(args.host)
     out_dir = args.out or Path("load-reports") / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     with start_load(
         args.host,

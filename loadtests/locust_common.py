@@ -20,10 +20,12 @@ from locust.clients import ResponseContextManager
 from locust.env import Environment
 
 from loadtests.workload import (
+    DEFAULT_GRPC_TARGET,
     DEFAULT_INSTRUMENTS,
     DEFAULT_THINK_S,
     ENV_API_KEY,
     ENV_FEATURE_COUNT,
+    ENV_GRPC_TARGET,
     ENV_INSTRUMENTS,
     ENV_SEED,
     ENV_THINK_S,
@@ -60,6 +62,10 @@ def _add_options(parser: Any) -> None:
     parser.add_argument(
         "--mdc-think-s", env_var=ENV_THINK_S, type=float, default=DEFAULT_THINK_S,
         help="pause between one user's requests, seconds",
+    )  # fmt: skip
+    parser.add_argument(
+        "--mdc-grpc-target", env_var=ENV_GRPC_TARGET, default=DEFAULT_GRPC_TARGET,
+        help="HOST:PORT of the gRPC market data (stream scenario)",
     )  # fmt: skip
 
 

@@ -36,6 +36,7 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
     "predict": ("predict.py",),
     "features": ("features.py",),
     "all": ("predict.py", "features.py"),
+    "stream": ("stream.py",),
 }
 START_STOP_MARGIN_S = 20.0
 """Locust start-up (imports, gevent) and shutdown on busy 2 cores, beyond the run time."""
@@ -90,7 +91,8 @@ class LoadPlan:
         ]  # fmt: skip
 
     def title(self) -> str:
-        return f"mdc load: {self.scenario}, {self.users} users, {self.run_seconds} s, {self.host}"
+        target = self.workload.grpc_target if self.scenario == "stream" else self.host
+        return f"mdc load: {self.scenario}, {self.users} users, {self.run_seconds} s, {target}"
 
 
 @dataclass(frozen=True)
@@ -263,6 +265,16 @@ def run_load(
         workload=workload,
     ) as handle:
         return handle.wait()
+
+
+def check_grpc_health(target: str, timeout_s: float = 3.0) -> None:
+    """The gRPC market data server must say SERVING, else HostUnreachable saying what to do."""
+    from mdc.client import serving  # noqa: PLC0415 - grpc only for the stream scenario
+
+    if not serving(target, timeout_s):
+        raise HostUnreachable(
+            f"no gRPC market data serving at {target}; start `mdc run` or pass --grpc-target"
+        )
 
 
 def check_health(host: str, timeout_s: float = 3.0) -> None:

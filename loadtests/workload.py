@@ -18,6 +18,8 @@ ENV_INSTRUMENTS = "MDC_LOAD_INSTRUMENTS"
 ENV_FEATURE_COUNT = "MDC_LOAD_FEATURE_COUNT"
 ENV_SEED = "MDC_LOAD_SEED"
 ENV_THINK_S = "MDC_LOAD_THINK_S"
+ENV_GRPC_TARGET = "MDC_LOAD_GRPC_TARGET"
+DEFAULT_GRPC_TARGET = "127.0.0.1:50051"
 ENV_SERVER_KEYS = "MDC_API_KEYS"
 
 FINAL_STATS_SUFFIX = "_final_stats.csv"
@@ -65,6 +67,7 @@ class Workload:
     feature_count: int | None = None
     seed: int = 0
     think_s: float = DEFAULT_THINK_S
+    grpc_target: str = DEFAULT_GRPC_TARGET  # the stream scenario's gRPC server
 
     def __post_init__(self) -> None:
         if not self.instruments:
@@ -82,6 +85,7 @@ class Workload:
             ENV_FEATURE_COUNT: str(self.feature_count or 0),
             ENV_SEED: str(self.seed),
             ENV_THINK_S: repr(self.think_s),
+            ENV_GRPC_TARGET: self.grpc_target,
         }
 
 

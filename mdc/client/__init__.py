@@ -144,6 +144,20 @@ def _seqs(token: str) -> dict[Stream, int]:
     return Position.from_token(token).as_dict() if token else {}
 
 
+def serving(target: str, timeout_s: float = 3.0) -> bool:
+    """Whether `target`'s health service says the market data service is SERVING."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: PLC0415 - rarely needed
+
+    with grpc.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        ask = health_pb2.HealthCheckRequest(service="mdc.v1.MarketDataService")
+        try:
+            answer = stub.Check(ask, timeout=timeout_s)
+        except grpc.RpcError:
+            return False
+    return answer.status == health_pb2.HealthCheckResponse.SERVING
+
+
 def start_from_text(text: str) -> int | str | None:
     """A start as users write it: `live` -> None; a time (RFC 3339, a date, ns) -> ns; else a
     position token (the server checks it)."""

@@ -279,3 +279,48 @@ def test_overrun_is_killed_with_a_typed_error(
     with pytest.raises(LoadRunError, match="overran 1 s"):
         handle.wait()
     assert not handle.running
+
+
+def test_stream_scenario_holds_grpc_subscriptions_and_reports_them(tmp_path: Path) -> None:
+    from tests.integration.test_grpc_stream import KEY as STREAM_KEY
+    from tests.integration.test_grpc_stream import Rig, _events
+
+    rig = Rig(str(tmp_path / "store"))
+    rig.append(_events(1, 50))
+    target = rig.start()
+    stop = threading.Event()
+
+    def append_while_loaded() -> None:
+        for i in range(200):  # bounded: 200 small appends, 20 ms apart
+            if stop.wait(0.02):
+                return
+            rig.append(_events(10 + i, 5, offset_ns=(i + 1) * 10**12))
+
+    appender = threading.Thread(target=append_while_loaded, daemon=True)
+    appender.start()
+    try:
+        out = str(tmp_path / "r")
+        done = mdc_load(
+            "--scenario", "stream", "--grpc-target", target, "--users", "2", "--duration", "3",
+            "--instrument", "binance:BTC-USDT", "--api-key", STREAM_KEY, "--out", out,
+        )  # fmt: skip
+    finally:
+        stop.set()
+        appender.join(10)
+        rig.stop()
+        rig.store.close()
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if "SubscribeTrades" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert int(cells[1]) > 0 and cells[2] == "0", row  # events received, no broken stream
+    assert f"stream, 2 users, 3 s, {target}" in done.stdout
+
+
+def test_stream_scenario_without_a_grpc_server_is_a_clear_error() -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    done = mdc_load("--scenario", "stream", "--grpc-target", f"127.0.0.1:{port}", "--api-key", KEY)
+    assert done.returncode == 2
+    assert f"no gRPC market data serving at 127.0.0.1:{port}" in done.stderr
