@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 
 from chaos.scenarios.base import Slo
+from mdc.store.streams import Stream
 from mdc.verify import VerifyReport
 
 
@@ -97,4 +99,38 @@ def prediction_slo(
         f"prediction API: errors <= {slo.max_error_rate:.1%}, p99 <= {slo.max_p99_ms:g} ms",
         ok,
         f"{requests} requests, error rate {error_rate:.2%}, p99 {p99_ms} ms",
+    )
+
+
+def subscribers_saw_trades_once(
+    received: Mapping[Stream, list[bytes]],
+    stored: Mapping[Stream, list[bytes]],
+    min_trades: int = 1,
+) -> InvariantResult:
+    """A subscriber from the first event on, across faults and a server restart with resume,
+    got each stream's stored trades in stored order, none twice, none skipped (a prefix: what
+    became durable after the server stopped was not sent)."""
+    wrong = sorted(str(s) for s, ids in received.items() if ids != stored.get(s, [])[: len(ids)])
+    got = sum(map(len, received.values()))
+    total = sum(map(len, stored.values()))
+    ok = not wrong and got >= min_trades
+    return InvariantResult(
+        "live subscribers saw every trade exactly once",
+        ok,
+        f"{got} of {total} stored trades received in stored order"
+        + (f"; out of order, doubled or skipped in {', '.join(wrong)}" if wrong else "")
+        + f" (at least {min_trades} needed)",
+    )
+
+
+def subscriber_books_in_order(seqs: Mapping[str, list[int]], min_views: int = 1) -> InvariantResult:
+    """Every book's depth views came in stored order (strictly increasing seqs)."""
+    bad = sorted(s for s, q in seqs.items() if any(b <= a for a, b in pairwise(q)))
+    views = sum(map(len, seqs.values()))
+    return InvariantResult(
+        "live subscribers saw each book in order",
+        not bad and views >= min_views,
+        f"{views} depth views of {len(seqs)} books"
+        + (f"; out of order in {', '.join(bad)}" if bad else "")
+        + f" (at least {min_views} needed)",
     )

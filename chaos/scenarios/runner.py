@@ -25,6 +25,7 @@ from chaos.harness import LiveSystem, SystemConfig, recover, storing_more_than, 
 from chaos.scenarios import invariants
 from chaos.scenarios.api import ApiUnderLoad
 from chaos.scenarios.base import Scenario, Step
+from chaos.scenarios.subscribers import SubscribersUnderFaults, stored_trades
 from mdc.verify import VerifyReport
 
 SETTLE_EVENTS = 200
@@ -96,6 +97,7 @@ class _Run:
     toxiproxy_url: str
     progress: Callable[[str], None]
     result: ScenarioResult = field(init=False)
+    subscribers: SubscribersUnderFaults = field(init=False)
     _memory_stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self) -> ScenarioResult:
@@ -126,7 +128,9 @@ class _Run:
         api = ApiUnderLoad(
             self.scenario.load, self.work_dir / "load", self.duration_s, system.namespace
         )
-        async with api:
+        subscribers = SubscribersUnderFaults(str(system.config.data_dir), supervisor)
+        async with api, subscribers:
+            self.subscribers = subscribers
             memory = asyncio.create_task(self._sample_memory(system))
             ctx = FaultContext(
                 rng=random.Random(self.seed),
@@ -135,19 +139,27 @@ class _Run:
                 toxiproxy_url=self.toxiproxy_url,
                 proxies={venue: venue for venue in system.proxies},
             )
-            await self._play(ctx, system, api)
+            await self._play(ctx, system, api, subscribers)
             self.result.final_recovery_s = await recover(supervisor, SETTLE_EVENTS)
             self._memory_stop.set()
             await memory
         self.result.load = api.summary()
 
-    async def _play(self, ctx: FaultContext, system: LiveSystem, api: ApiUnderLoad) -> None:
-        """Each step in its own task: inject at its offset, heal after its hold, time recovery."""
+    async def _play(
+        self,
+        ctx: FaultContext,
+        system: LiveSystem,
+        api: ApiUnderLoad,
+        subscribers: SubscribersUnderFaults,
+    ) -> None:
+        """Each step in its own task: inject at its offset, heal after its hold, time recovery;
+        the load spike and the subscribers' server restart at theirs."""
         phase = time.monotonic()
         tasks = [asyncio.create_task(self._step(ctx, system, r, phase)) for r in self.result.steps]
         spike = asyncio.create_task(api.spike(phase))
+        restart = asyncio.create_task(subscribers.restart_midway(phase, self.duration_s))
         await asyncio.sleep(self.duration_s)
-        await asyncio.gather(*tasks, spike)
+        await asyncio.gather(*tasks, spike, restart)
 
     async def _step(self, ctx: FaultContext, system: LiveSystem, r: StepResult, phase: float):
         await asyncio.sleep(max(0.0, phase + r.step.at_s - time.monotonic()))
@@ -201,6 +213,12 @@ class _Run:
             invariants.prediction_slo(
                 load.get("requests", 0), load.get("error_rate", 1.0), load.get("p99_ms"), slo
             ),
+            invariants.subscribers_saw_trades_once(
+                self.subscribers.received_trades(),
+                stored_trades(str(system.config.data_dir)),
+                min_trades=50,
+            ),
+            invariants.subscriber_books_in_order(self.subscribers.depth_seqs(), min_views=10),
         ]
         failed_steps = [f"{r.step.fault}: {r.error}" for r in self.result.steps if r.error]
         if failed_steps:

@@ -68,8 +68,13 @@ class SubscriptionError(CollectorError):
 
 
 class Received(NamedTuple):
+    """An event; `position` resumes right after it; `stream` and `seq` say where it is stored
+    (for depth and bars: the stored event it was made from; "" and 0 for historical bars)."""
+
     event: Event
     position: str
+    stream: str = ""
+    seq: int = 0
 
 
 @dataclass
@@ -130,7 +135,7 @@ class _Tracker:
                     stream = self.streams[message.stream] = Stream.from_dirname(message.stream)
                 self.seqs[stream] = message.seq + 1
                 self.last = Position.of(self.seqs).token()
-            yield Received(from_proto(message), self.last or "")
+            yield Received(from_proto(message), self.last or "", message.stream, message.seq)
         if batch.position:
             self.seqs = _seqs(batch.position)
             self.last = batch.position

@@ -44,7 +44,7 @@ def test_every_scenario_keeps_every_guarantee(chaos_run):
     assert sorted(scenarios) == scenario_names()
     for name, scenario in scenarios.items():
         assert scenario["ok"], name
-        assert len(scenario["invariants"]) == 6 and all(c["ok"] for c in scenario["invariants"])
+        assert len(scenario["invariants"]) == 8 and all(c["ok"] for c in scenario["invariants"])
         injected = [step for step in scenario["timeline"] if step["injected_at_ns"]]
         assert injected, f"{name}: no fault was injected"
         assert all(step["recovery_s"] is not None for step in injected), name

@@ -77,3 +77,19 @@ def test_acknowledged_loss_check_needs_every_producer_drained_and_an_empty_dlq()
     assert not inv.nothing_acknowledged_lost({"provider:binance": False}, {}).ok
     assert not inv.nothing_acknowledged_lost({"provider:binance": True}, {"pending": 1}).ok
     assert not inv.nothing_acknowledged_lost({}, {}).ok
+
+
+def test_subscriber_checks_catch_a_doubled_skipped_or_reordered_trade_and_a_late_book():
+    from mdc.store.streams import Stream
+
+    a, b = Stream("v", "trades", "A"), Stream("v", "trades", "B")
+    stored = {a: [b"1", b"2", b"3"], b: [b"x", b"y"]}
+    assert inv.subscribers_saw_trades_once({a: [b"1", b"2"], b: [b"x"]}, stored, 3).ok
+    for bad in ([b"1", b"1"], [b"1", b"3"], [b"2", b"1"], [b"9"]):
+        result = inv.subscribers_saw_trades_once({a: bad, b: [b"x"]}, stored, 1)
+        assert not result.ok and "v/trades/A" in result.detail, bad
+    assert not inv.subscribers_saw_trades_once({}, stored, 1).ok  # nothing received
+    assert inv.subscriber_books_in_order({"s": [1, 4, 9]}, 3).ok
+    assert not inv.subscriber_books_in_order({"s": [1, 4, 4]}, 1).ok
+    assert not inv.subscriber_books_in_order({"s": [5, 2]}, 1).ok
+    assert not inv.subscriber_books_in_order({"s": [1]}, 2).ok
