@@ -7,9 +7,7 @@ from urllib.parse import quote
 from locust import task
 
 from loadtests.locust_common import ApiUser
-from loadtests.workload import features_problem
-
-FEATURES_NAME = "/v1/features/{venue}/{symbol}"
+from loadtests.workload import FEATURES_NAME, features_problem
 
 
 class FeaturesUser(ApiUser):

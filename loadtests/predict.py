@@ -11,9 +11,13 @@ from __future__ import annotations
 from locust import task
 
 from loadtests.locust_common import ApiUser
-from loadtests.workload import LoadRunError, feature_counts, prediction_problem
-
-PREDICT_PATH = "/v1/predict"
+from loadtests.workload import (
+    MODELS_PATH,
+    PREDICT_PATH,
+    LoadRunError,
+    feature_counts,
+    prediction_problem,
+)
 
 
 class PredictUser(ApiUser):
@@ -32,7 +36,7 @@ class PredictUser(ApiUser):
                 return str(exc)
             return None
 
-        self.get_checked("/v1/models", "/v1/models", problem)
+        self.get_checked(MODELS_PATH, MODELS_PATH, problem)
         return sorted(counts.items())
 
     @task

@@ -19,6 +19,11 @@ ENV_FEATURE_COUNT = "MDC_LOAD_FEATURE_COUNT"
 ENV_SEED = "MDC_LOAD_SEED"
 ENV_THINK_S = "MDC_LOAD_THINK_S"
 ENV_GRPC_TARGET = "MDC_LOAD_GRPC_TARGET"
+PREDICT_PATH = "/v1/predict"
+MODELS_PATH = "/v1/models"
+FEATURES_NAME = "/v1/features/{venue}/{symbol}"
+"""The API's paths the Locust files call (here, not in them: importing Locust patches the
+process with gevent, which the contract tests must not suffer)."""
 DEFAULT_GRPC_TARGET = "127.0.0.1:50051"
 ENV_SERVER_KEYS = "MDC_API_KEYS"
 
