@@ -27,7 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+GRPC_QUIET = {"GRPC_VERBOSITY": "ERROR"}
+"""gRPC's core logs routine events (a peer's GOAWAY on a server restart) at INFO to stderr, over
+our own lines; errors still show. Set before gRPC loads (commands import it lazily); a user's
+own GRPC_VERBOSITY wins."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    for name, value in GRPC_QUIET.items():
+        os.environ.setdefault(name, value)
     args = build_parser().parse_args(argv)
     try:
         code = int(args.func(args) or 0)

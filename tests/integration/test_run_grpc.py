@@ -1,6 +1,7 @@
 """Subscribers of a real `mdc run` (simulated venues, Ray, the writer's fsync'd log): the trades
 they got are the trades stored for the same window, each once and in stored order; filters hold;
 a subscriber resuming from another one's position continues it with no gap and no duplicate;
+stalled subscribers (one per slow-consumer policy) do not hold the others back;
 `mdc subscribe` prints the JSON lines of `mdc normalize` plus positions; GraphQL's trades are the
 stored ones."""
 
@@ -26,7 +27,7 @@ from serve.app import build_app
 from serve.auth import KeyRing
 from serve.deployment import free_port
 from serve.http_limits import serving, uvicorn_config
-from tests.integration.test_grpc_stream import KEY, Collector
+from tests.integration.test_grpc_stream import KEY, Collector, Stalled
 from tests.unit.test_serve_doubles import DictFeatureSource, LinearModel
 
 pytestmark = pytest.mark.ray
@@ -70,6 +71,7 @@ def test_subscribers_of_mdc_run_get_the_stored_trades_exactly_once(tmp_path):
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
     subs: list[Collector] = []
+    stalled: list[Stalled] = []
     try:
         wait_until_sync(lambda: _serving(target), 90, "the gRPC server")
         since = time.time_ns()
@@ -80,6 +82,9 @@ def test_subscribers_of_mdc_run_get_the_stored_trades_exactly_once(tmp_path):
         cut = 150
         resumed = Collector(target, start=everything.got[cut].position)
         subs.append(resumed)
+        # three subscribers that never read (one per policy) from here to the end of the run
+        stalled = [Stalled(target, policy) for policy in (1, 2, 3)]
+        stalled_since = time.time_ns()
         cli = subprocess.run(
             [sys.executable, "-m", "mdc.cli", "subscribe", "--target", target, "--count", "5"],
             check=False,
@@ -93,6 +98,8 @@ def test_subscribers_of_mdc_run_get_the_stored_trades_exactly_once(tmp_path):
         out, _ = proc.communicate(timeout=120)
         for sub in subs:
             sub.close()
+        for one in stalled:
+            one.channel.close()
     assert proc.returncode == 0, out[-3000:]
     assert "gRPC market data on" in out
 
@@ -103,6 +110,14 @@ def test_subscribers_of_mdc_run_get_the_stored_trades_exactly_once(tmp_path):
         window = [identity(e) for e in stored[stream] if e.ts_recv >= since]
         assert ids == window[: len(ids)], stream  # every stored trade since then, once, in order
         assert len(ids) > 0.5 * len(window)  # and most of the run (the rest came after the stop)
+
+    # beside the stalled ones, the live subscriber kept up: it got (nearly) everything stored
+    # while they stalled, up to the last two seconds before the server stopped
+    last = max(g.event.ts_recv for g in everything.got)
+    in_stall = [e for s in got for e in stored[s] if stalled_since <= e.ts_recv <= last - 2 * 10**9]
+    delivered = {identity(g.event) for g in everything.got if g.event.ts_recv >= stalled_since}
+    assert len(in_stall) > 100
+    assert sum(identity(e) in delivered for e in in_stall) >= 0.9 * len(in_stall)
 
     filtered = _by_stream(g.event for g in kraken.got)
     assert set(filtered) == {Stream("kraken", "trades", "BTC-USD")}
