@@ -25,6 +25,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.fastapi import GraphQLRouter
+from strawberry.schema.config import StrawberryConfig
 
 from mdc.distribution.subscription import BAR_INTERVALS_S
 from mdc.store import Store
@@ -39,12 +40,15 @@ MAX_DEPTH = 3
 MAX_TOKENS = 2_000
 MAX_ALIASES = 16
 
-BigInt = strawberry.scalar(
-    NewType("BigInt", int),
-    serialize=str,
-    parse_value=int,
-    description="An integer of up to 64 bits, as a string (nanoseconds, ids)",
-)
+BigInt = NewType("BigInt", int)
+SCALARS = {
+    BigInt: strawberry.scalar(
+        name="BigInt",
+        serialize=str,
+        parse_value=int,
+        description="An integer of up to 64 bits, as a string (nanoseconds, ids)",
+    )
+}
 
 
 class BadQuery(ValueError):
@@ -56,12 +60,12 @@ class Trade:
     venue: str
     symbol: str
     timestamp: str
-    ts_event: BigInt  # type: ignore[valid-type]
-    ts_recv: BigInt  # type: ignore[valid-type]
+    ts_event: BigInt
+    ts_recv: BigInt
     price: str
     size: str
     side: str
-    trade_id: BigInt | None  # type: ignore[valid-type]
+    trade_id: BigInt | None
 
 
 @strawberry.type
@@ -69,7 +73,7 @@ class Quote:
     venue: str
     symbol: str
     timestamp: str
-    ts_recv: BigInt  # type: ignore[valid-type]
+    ts_recv: BigInt
     bid_price: str | None
     bid_size: str | None
     ask_price: str | None
@@ -293,11 +297,12 @@ def schema_over(queries: StoreQueries) -> strawberry.Schema:
 
     return strawberry.Schema(
         query=Query,
-        extensions=[
-            QueryDepthLimiter(max_depth=MAX_DEPTH),
-            MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-            MaskErrors(should_mask_error=_masked),
+        config=StrawberryConfig(scalar_map=SCALARS),
+        extensions=[  # factories: a fresh extension per request
+            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: MaskErrors(should_mask_error=_masked),
         ],
     )
 

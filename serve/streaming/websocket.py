@@ -172,13 +172,14 @@ async def _racing(events, gone: asyncio.Future):
         while True:
             step = asyncio.ensure_future(iterator.__anext__())
             await asyncio.wait({step, gone}, return_when=asyncio.FIRST_COMPLETED)
-            if not step.done():
+            if gone.done():  # first: while events keep coming, `step` is always done too
                 step.cancel()
                 return
             try:
-                yield step.result()
+                got = step.result()
             except StopAsyncIteration:
                 return
+            yield got
     finally:
         await iterator.aclose()
 

@@ -65,7 +65,7 @@ def test_subscribers_of_mdc_run_get_the_stored_trades_exactly_once(tmp_path):
     port = free_port()
     target = f"127.0.0.1:{port}"
     argv = [sys.executable, "-m", "mdc.cli", "run", "--data-dir", data, "--no-api"]
-    argv += ["--venues", "binance,kraken", "--grpc-port", str(port), "--duration", "35"]
+    argv += ["--venues", "binance,kraken", "--grpc-port", str(port), "--duration", "26"]
     env = {**os.environ, "MDC_API_KEYS": KEY}
     proc = subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env

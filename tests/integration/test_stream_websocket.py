@@ -26,9 +26,11 @@ from tests.unit.test_serve_doubles import DictFeatureSource, LinearModel
 TIMEOUT_S = 20
 
 
-@pytest.fixture
-def ws_url(tmp_path) -> Iterator[tuple[str, Rig]]:
-    rig = Rig(str(tmp_path))
+@pytest.fixture(scope="module")
+def ws_url(tmp_path_factory) -> Iterator[tuple[str, Rig]]:
+    """One store, gRPC server and uvicorn for the module (grpc.aio takes seconds to move to a
+    second event loop in one process: every test here uses the first)."""
+    rig = Rig(str(tmp_path_factory.mktemp("store")))
     rig.append(_events(1, 100))
     target = rig.start()
     app = build_app(
@@ -131,6 +133,7 @@ def test_a_position_beyond_the_log_is_refused_naming_the_field(ws_url):
 def test_a_browser_that_leaves_frees_its_subscription(ws_url):
     url, rig = ws_url
     hub = rig.thread.server.hub
+    wait_until_sync(lambda: hub.subscribers == 0, TIMEOUT_S, "earlier tests' streams to end")
     with connect(url, additional_headers={"X-API-Key": KEY}) as ws:
         wait_until_sync(lambda: hub.subscribers == 1, TIMEOUT_S, "the relayed subscription")
         ws.close()
