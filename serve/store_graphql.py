@@ -28,11 +28,10 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.schema.config import StrawberryConfig
 
 from mdc.distribution.subscription import BAR_INTERVALS_S
-from mdc.store import Store
 from mdc.store.errors import StoreNotFound
 from mdc.store.replay import BadArgument, parse_time
-from mdc.store.streams import Stream
 from mdc.timefmt import format_rfc3339_ns
+from serve.store_reads import FAR_FUTURE_NS, bar_rows, book_at, plain, select, venue_filter
 
 MAX_ROWS = 10_000
 MAX_DEPTH = 3
@@ -117,10 +116,8 @@ class Book:
 
 
 def _plain(value: Decimal | None) -> str | None:
-    """A DECIMAL(38, 18) without its padding zeros: 42003.650000000000000000 -> 42003.65."""
-    if value is None:
-        return None
-    return format(value.normalize(), "f")
+    """A DECIMAL(38, 18) as text without its padding zeros (`store_reads.plain`)."""
+    return None if value is None else format(plain(value), "f")
 
 
 _QUOTE_PRICES = ("bid_price", "bid_size", "ask_price", "ask_size")
@@ -140,17 +137,13 @@ def _time(text: str, name: str) -> int:
 
 def _span(start: str, end: str) -> tuple[int, int]:
     """[from, to) in ns; no `to`: up to the newest."""
-    return _time(start, "from"), _time(end, "to") if end else 2**62
+    return _time(start, "from"), _time(end, "to") if end else FAR_FUTURE_NS
 
 
 def _rows(limit: int, name: str = "limit") -> int:
     if not 1 <= limit <= MAX_ROWS:
         raise BadQuery(f"{name}: from 1 to {MAX_ROWS}")
     return limit
-
-
-def _where(venue: str | None) -> str:
-    return "symbol = ?" + (" AND venue = ?" if venue is not None else "")
 
 
 class StoreQueries:
@@ -161,19 +154,14 @@ class StoreQueries:
 
     def _select(self, sql: str, args: list) -> list[tuple]:
         try:
-            with Store.open(self.data_dir, readonly=True) as store:
-                con = store.connect()
-                try:
-                    return con.execute(sql, args).fetchall()
-                finally:
-                    con.close()
+            return select(self.data_dir, sql, args)
         except StoreNotFound as exc:
             raise BadQuery(str(exc)) from None
 
     def trades(self, symbol: str, venue: str | None, span: tuple[int, int], limit: int) -> list:
         rows = self._select(
             f"SELECT venue, symbol, ts_event, ts_recv, price, size, side, trade_id FROM trades "
-            f"WHERE {_where(venue)} AND ts_event >= ? AND ts_event < ? "
+            f"WHERE {venue_filter(venue)} AND ts_event >= ? AND ts_event < ? "
             "ORDER BY ts_event, venue, wal_seq LIMIT ?",
             [symbol, *([venue] if venue else []), *span, limit],
         )
@@ -195,7 +183,7 @@ class StoreQueries:
     def quotes(self, symbol: str, venue: str | None, last: int) -> list:
         rows = self._select(
             f"SELECT venue, symbol, ts_recv, bid_price, bid_size, ask_price, ask_size FROM quotes "
-            f"WHERE {_where(venue)} ORDER BY ts_recv DESC LIMIT ?",
+            f"WHERE {venue_filter(venue)} ORDER BY ts_recv DESC LIMIT ?",
             [symbol, *([venue] if venue else []), last],
         )
         return [
@@ -212,12 +200,10 @@ class StoreQueries:
     def bars(
         self, symbol: str, venue: str | None, interval: int, span: tuple[int, int], limit: int
     ) -> list:
-        rows = self._select(
-            "SELECT venue, symbol, epoch_ns(start), open, high, low, close, volume, trade_count "
-            f"FROM bars WHERE {_where(venue)} AND interval_s = ? AND source = 'trades' "
-            "AND epoch_ns(start) >= ? AND epoch_ns(start) < ? ORDER BY start, venue LIMIT ?",
-            [symbol, *([venue] if venue else []), interval, *span, limit],
-        )
+        try:
+            rows = bar_rows(self.data_dir, symbol, venue, interval, span, limit=limit)
+        except StoreNotFound as exc:
+            raise BadQuery(str(exc)) from None
         return [
             Bar(
                 venue=v,
@@ -232,10 +218,7 @@ class StoreQueries:
 
     def book(self, venue: str, symbol: str, at_ns: int, depth: int) -> Book:
         try:
-            with Store.open(self.data_dir, readonly=True) as store:
-                if Stream(venue, "book", symbol) not in store.wal.positions():
-                    raise BadQuery(f"no book stored for {venue} {symbol}")
-                book = store.book_at(venue, symbol, at_ns, depth=depth)
+            book = book_at(self.data_dir, venue, symbol, at_ns, depth)
         except StoreNotFound as exc:
             raise BadQuery(str(exc)) from None
         return Book(
@@ -292,7 +275,7 @@ def schema_over(queries: StoreQueries) -> strawberry.Schema:
         async def book(self, venue: str, symbol: str, at: str = "", depth: int = 10) -> Book:
             if not 1 <= depth <= 1000:
                 raise BadQuery("depth: from 1 to 1000")
-            at_ns = _time(at, "at") if at else 2**62
+            at_ns = _time(at, "at") if at else FAR_FUTURE_NS
             return await asyncio.to_thread(queries.book, venue, symbol, at_ns, depth)
 
     return strawberry.Schema(

@@ -1,29 +1,19 @@
 """The calls answered from the store rather than the live log: historical bars and the book at
-an instant. Each opens the store read-only in a worker thread (no lock: the writer goes on)."""
+an instant, read by `serve.store_reads` (as GraphQL's) in a worker thread."""
 
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
 
 from mdc.distribution import encode
 from mdc.distribution.subscription import BAR_INTERVALS_S, BadSubscription
 from mdc.events import Bar
-from mdc.store import Store
-from mdc.store.errors import StoreNotFound
 from mdc.store.streams import Stream
 from mdc.v1 import market_data_pb2 as pb
+from serve.store_reads import FAR_FUTURE_NS, bar_rows, book_at, plain
 
 DEFAULT_CHUNK = 1000
 MAX_CHUNK = 10_000
-_BARS_SQL = """
-    SELECT epoch_ns(start), open, high, low, close, volume, trade_count
-    FROM bars
-    WHERE venue = ? AND symbol = ? AND interval_s = ? AND source = 'trades'
-      AND epoch_ns(start) >= ? AND epoch_ns(start) < ?
-    ORDER BY start
-"""
-_FAR_FUTURE_NS = 2**62
 
 
 class StoreCalls:
@@ -38,10 +28,13 @@ class StoreCalls:
             raise BadSubscription("interval_s", f"{request.interval_s}: one of {BAR_INTERVALS_S}")
         if request.chunk_size > MAX_CHUNK:
             raise BadSubscription("chunk_size", f"{request.chunk_size}: at most {MAX_CHUNK}")
-        end = request.end_ns or _FAR_FUTURE_NS
+        end = request.end_ns or FAR_FUTURE_NS
         if end <= request.start_ns:
             raise BadSubscription("end_ns", "must be after start_ns (or 0: up to the newest)")
-        rows = await asyncio.to_thread(self._bar_rows, request, end)
+        span = (request.start_ns, end)
+        rows = await asyncio.to_thread(
+            bar_rows, self.data_dir, request.symbol, request.venue, request.interval_s, span
+        )
         size = request.chunk_size or DEFAULT_CHUNK
         stream = Stream(request.venue, "trades", request.symbol)
         chunks = []
@@ -50,27 +43,15 @@ class StoreCalls:
             chunks.append(encode.batch_bytes(entries, ""))
         return chunks
 
-    def _bar_rows(self, request: pb.HistoricalBarsRequest, end_ns: int) -> list[tuple]:
-        with Store.open(self.data_dir, readonly=True) as store:
-            con = store.connect()
-            try:
-                args = [request.venue, request.symbol, request.interval_s, request.start_ns, end_ns]
-                return con.execute(_BARS_SQL, args).fetchall()
-            finally:
-                con.close()
-
     async def book(self, request: pb.BookRequest) -> pb.Book:
         if not request.venue or not request.symbol:
             raise BadSubscription("venue", "name a venue and a symbol")
         return await asyncio.to_thread(self._book, request)
 
     def _book(self, request: pb.BookRequest) -> pb.Book:
-        with Store.open(self.data_dir, readonly=True) as store:
-            stream = Stream(request.venue, "book", request.symbol)
-            if stream not in store.wal.positions():
-                raise StoreNotFound(f"no book stored for {request.venue} {request.symbol}")
-            at_ns = request.at_ns or _FAR_FUTURE_NS
-            book = store.book_at(request.venue, request.symbol, at_ns, depth=request.depth or None)
+        at_ns = request.at_ns or FAR_FUTURE_NS
+        depth = request.depth or None
+        book = book_at(self.data_dir, request.venue, request.symbol, at_ns, depth)
         return pb.Book(
             venue=request.venue,
             symbol=request.symbol,
@@ -84,19 +65,13 @@ class StoreCalls:
 
 
 def _bar(request: pb.HistoricalBarsRequest, row: tuple) -> Bar:
-    start, *ohlcv, count = row
+    _venue, _symbol, start, *ohlcv, count = row
     return Bar(
         request.venue,
         request.symbol,
         start,
         start,
-        *map(_plain, ohlcv),
+        *map(plain, ohlcv),
         request.interval_s,
         count,
     )
-
-
-def _plain(value: Decimal) -> Decimal:
-    """DuckDB's DECIMAL(38, 18) without the padding zeros: 42003.650000000000000000 is sent as
-    42003.65, as the trades that made it were."""
-    return Decimal(format(value.normalize(), "f"))
