@@ -96,7 +96,8 @@ class BookActor:
             if type(event) is Trade:
                 continue
             if event.symbol == "" and isinstance(event, Gap):
-                # The provider already sent (and stored) a per-symbol book Gap in line.
+                # Ours alone to mark: a disconnect came with per-symbol book Gaps in line,
+                # and a book overflow lost nothing in the store.
                 for sync in self.syncs.values():
                     sync.invalidate(event.reason, emit=False)
                 continue

@@ -168,6 +168,12 @@ class BookSync:
         self._snapshot_requested = True
 
     def _on_snapshot(self, snap: BookSnapshot) -> list[Event]:
+        if self._older_than_the_live_book(snap):
+            # A REST snapshot served before deltas we already applied (it was asked for by a
+            # keeper that had lost sync, while the store kept every delta): loading it would
+            # roll the book back and break it at the next delta.
+            self._snapshot_requested = False
+            return []
         if self._buffer and self.rules.fit(snap.update_id, self._buffer[0]) is _GAP:
             # Older than the first delta we hold: nothing was lost, the snapshot is just stale.
             self._request("snapshot older than the buffered deltas")
@@ -187,6 +193,15 @@ class BookSync:
         for delta in buffered:
             out.extend(self.on_delta(delta))
         return out
+
+    def _older_than_the_live_book(self, snap: BookSnapshot) -> bool:
+        return (
+            self.state is _LIVE
+            and not self.rules.snapshot_in_stream
+            and snap.update_id is not None
+            and self.last_update_id is not None
+            and snap.update_id < self.last_update_id
+        )
 
     def on_delta(self, delta: BookDelta) -> list[Event]:
         """`on_event` for a BookDelta (the hot path, without the type dispatch)."""
