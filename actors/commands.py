@@ -128,6 +128,13 @@ def register_run(subparsers: argparse._SubParsersAction) -> None:
         help="do not start the gRPC market data server (live trades, quotes, depth, bars for "
         "`mdc subscribe` and other programs; same keys as the API)",
     )
+    parser.add_argument(
+        "--alerts",
+        metavar="FILE",
+        help="alert rules and where notifications go (YAML: 'alerts:', 'route:', "
+        "'receivers:'; e.g. alerts.yaml), evaluated live on the durable log; `mdc alerts "
+        "list` shows what fires",
+    )
     parser.add_argument("--seed", type=int, default=1, help="simulator seed (default 1)")
     parser.add_argument(
         "--rate",
@@ -190,6 +197,13 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("--duration must be a positive number of seconds")
     # Before Ray starts: a bad config is refused at once, not after the cluster came up.
     config = load_config(args.config, data_dir=args.data_dir, venues=args.venues)
+    args.alert_config = None
+    if args.alerts:
+        from mdc.alerts.config import load_alert_config
+
+        if args.local:
+            raise ConfigError("--alerts needs Ray (drop --local)")
+        args.alert_config = load_alert_config(args.alerts, os.environ)
     if not args.local:
         # On the main thread: Ray ties its daemons' lives to the thread that starts them.
         from actors.runtime import init_ray
@@ -316,6 +330,7 @@ async def _on_ray(runs, config: CollectorConfig, stop: asyncio.Event, args, pane
             f"share of batches traced: OTEL_TRACES_SAMPLER_ARG={ratio})",
             file=sys.stderr,
         )
+    alerts_start = _alerts_start(data_dir, args)  # before any provider writes
     supervisor = Supervisor(runs, os.path.abspath(data_dir), standby=True)
     await supervisor.start()
     metrics = Metrics()
@@ -340,7 +355,11 @@ async def _on_ray(runs, config: CollectorConfig, stop: asyncio.Event, args, pane
     keys = _keys(data_dir, args, config)
     try:
         grpc = _grpc(data_dir, args, config, supervisor, keys)
-        async with grpc as stream_target, _api(data_dir, args, config, keys, stream_target):
+        async with (
+            grpc as stream_target,
+            _api(data_dir, args, config, keys, stream_target),
+            _alerting(data_dir, args, supervisor, alerts_start),
+        ):
             with panel.live():
                 await asyncio.gather(supervisor.watch(stop), panel.refresh_until(stop))
         print("mdc run: draining: flushing and fsyncing every pending batch...", file=sys.stderr)
@@ -368,6 +387,24 @@ def _grpc(
     settings = GrpcSettings(args.grpc_host, args.grpc_port)
     venues = [v.name for v in config.venues]
     return market_data_server(data_dir, supervisor, keys, settings, venues)
+
+
+def _alerts_start(data_dir: str, args: argparse.Namespace):
+    if args.alert_config is None:
+        return None
+    from alerts.follower import log_end
+
+    return log_end(data_dir)
+
+
+def _alerting(
+    data_dir: str, args: argparse.Namespace, supervisor, start
+) -> contextlib.AbstractAsyncContextManager:
+    if args.alert_config is None:
+        return contextlib.nullcontext()
+    from alerts.actor import alerting
+
+    return alerting(os.path.abspath(data_dir), supervisor, args.alert_config, start)
 
 
 def _api(

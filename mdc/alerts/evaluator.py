@@ -48,6 +48,7 @@ class Transition:
     starts_at_ns: int
     ends_at_ns: int | None
     value: str
+    annotations: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict:
         """The JSON shape `mdc alerts replay` prints (Alertmanager's field names)."""
@@ -120,6 +121,37 @@ class AlertEvaluator:
         for alert in self._clocked:
             self._tick(alert, now_ns + 1)
         return self._drain()
+
+    def snapshot(self) -> dict:
+        """Everything the evaluator knows, as plain values (msgpack/JSON): restored by
+        `restore`, a restarted evaluator goes on exactly where this one was."""
+        return {
+            "tick_ns": self.tick_ns,
+            "advanced": self._advanced,
+            "venues": {v: s.provider_status for v, s in self._venues.items()},
+            "instruments": [[v, s, i.to_state()] for (v, s), i in self._instruments.items()],
+            "alerts": [
+                [*key, a.state.value, a.active_at, a.fired_at, a.tick]
+                for key, a in self._alerts.items()
+            ],
+        }
+
+    @classmethod
+    def restore(cls, rules: Sequence[Rule], snapshot: dict) -> AlertEvaluator:
+        """An evaluator from `snapshot`; alerts of rules no longer in `rules` are dropped."""
+        evaluator = cls(rules, snapshot["tick_ns"])
+        evaluator._advanced = snapshot["advanced"]
+        for venue, status in snapshot["venues"].items():
+            evaluator._venue(venue).provider_status = status
+        for venue, symbol, state in snapshot["instruments"]:
+            evaluator._instrument(venue, symbol).from_state(state)
+        by_name = {rule.name: rule for rule in rules}
+        for name, venue, symbol, state, active_at, fired_at, tick in snapshot["alerts"]:
+            if name in by_name:
+                alert = evaluator._alert(by_name[name], venue, symbol, tick)
+                alert.state, alert.tick = AlertState(state), tick
+                alert.active_at, alert.fired_at = active_at, fired_at
+        return evaluator
 
     def alerts(self) -> list[Alert]:
         """The alerts pending or firing now."""
@@ -226,7 +258,15 @@ class AlertEvaluator:
         condition = alert.rule.condition
         value = format_value(condition.value(self._scope), condition.value_kind)
         self._out.append(
-            Transition(alert.rule.name, alert.labels, status, alert.fired_at, ends_at, value)
+            Transition(
+                alert.rule.name,
+                alert.labels,
+                status,
+                alert.fired_at,
+                ends_at,
+                value,
+                alert.rule.annotations,
+            )
         )
 
 

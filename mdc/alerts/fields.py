@@ -84,6 +84,23 @@ class InstrumentState:
         self.ask_price, self.ask_size = quote.ask_price, quote.ask_size
         self.last_quote_ns = quote.ts_recv
 
+    def to_state(self) -> list:
+        """Plain values (decimals as text) for a saved evaluator; `from_state` reads them."""
+        return [
+            *map(_text, (self.price, self.size)),
+            self.side,
+            self.last_trade_ns,
+            [[ts, str(price)] for ts, price in self.history],
+            *map(_text, (self.bid_price, self.bid_size, self.ask_price, self.ask_size)),
+            self.last_quote_ns,
+        ]
+
+    def from_state(self, state: list) -> None:
+        price, size, self.side, self.last_trade_ns, history, *quote, self.last_quote_ns = state
+        self.price, self.size = _decimal(price), _decimal(size)
+        self.history.extend((ts, Decimal(p)) for ts, p in history)
+        self.bid_price, self.bid_size, self.ask_price, self.ask_size = map(_decimal, quote)
+
     def previous_price(self, now_ns: int, window_ns: int) -> Decimal | None:
         """The price one window ago: the last trade at or before now - window, else the oldest
         kept before the latest; with no window, the trade before the latest."""
@@ -98,6 +115,14 @@ class InstrumentState:
                 break
             found = price
         return found
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
 
 
 class Scope:

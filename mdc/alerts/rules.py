@@ -69,18 +69,28 @@ class Rule:
 
 def load_rules(path: str | Path) -> list[Rule]:
     """The rules of a YAML file, or RuleError naming the file, the rule and the problem."""
-    text = read_config_text(path, "alert rules file", RuleError)
-    return parse_rules(text, str(path))
+    return parse_rules(read_config_text(path, "alert rules file", RuleError), str(path))
 
 
 def parse_rules(text: str, source: str = "<rules>") -> list[Rule]:
+    return rules_of(read_yaml(text, source), source)
+
+
+def read_yaml(text: str, source: str) -> dict:
+    """The document (a mapping), or RuleError with the line and column YAML stopped at."""
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         raise RuleError(f"{source}: not valid YAML{where}: {_first_line(exc)}") from exc
-    if not isinstance(document, dict) or not isinstance(document.get("alerts"), list):
+    if not isinstance(document, dict):
+        raise RuleError(f"{source}: expected a mapping with an 'alerts:' list of rules")
+    return document
+
+
+def rules_of(document: dict, source: str) -> list[Rule]:
+    if not isinstance(document.get("alerts"), list):
         raise RuleError(f"{source}: expected a top-level 'alerts:' list of rules")
     rules: list[Rule] = []
     for number, entry in enumerate(document["alerts"], 1):

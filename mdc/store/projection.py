@@ -40,6 +40,19 @@ def atomic_write(path: str, data: bytes) -> None:
         os.close(fd)
 
 
+def append_line(path: str, line: bytes, mode: int = 0o644) -> None:
+    """Append one line with a single write, durably: a small append-only file several
+    processes add to (silences, undelivered notifications); a crash leaves at most a torn
+    last line, which its readers skip."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, mode)
+    try:
+        os.write(fd, line + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @dataclass(slots=True)
 class ProjectionState:
     """Next seq per stream, plus projection-specific extras (e.g. file sizes for JSONL)."""

@@ -1,0 +1,1 @@
+"""The alert actor (a follower of the durable log) and notification delivery."""

@@ -1,0 +1,1 @@
+"""Notification channels, one module each (see base.py for the contract)."""
