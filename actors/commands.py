@@ -358,7 +358,7 @@ async def _on_ray(runs, config: CollectorConfig, stop: asyncio.Event, args, pane
         async with (
             grpc as stream_target,
             _api(data_dir, args, config, keys, stream_target),
-            _alerting(data_dir, args, supervisor, alerts_start),
+            _alerting(data_dir, args, supervisor, alerts_start, metrics),
         ):
             with panel.live():
                 await asyncio.gather(supervisor.watch(stop), panel.refresh_until(stop))
@@ -398,13 +398,13 @@ def _alerts_start(data_dir: str, args: argparse.Namespace):
 
 
 def _alerting(
-    data_dir: str, args: argparse.Namespace, supervisor, start
+    data_dir: str, args: argparse.Namespace, supervisor, start, metrics
 ) -> contextlib.AbstractAsyncContextManager:
     if args.alert_config is None:
         return contextlib.nullcontext()
     from alerts.actor import alerting
 
-    return alerting(os.path.abspath(data_dir), supervisor, args.alert_config, start)
+    return alerting(os.path.abspath(data_dir), supervisor, args.alert_config, start, metrics)
 
 
 def _api(

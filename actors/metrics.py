@@ -100,6 +100,18 @@ class Metrics:
         self.refusing = gauge(
             "store_refusing_writes", "1 while the store refuses writes, by why.", ("reason",)
         )
+        self.alerts_firing = gauge(
+            "alerts_firing", "Alerts firing now, by rule and severity.", ("alertname", "severity")
+        )
+        self.notifications = counter(
+            "alert_notifications",
+            "Alert notifications, by channel and outcome.",
+            ("channel", "outcome"),
+        )
+        self.alert_lag = gauge(
+            "alert_evaluation_lag_seconds", "Receive time to evaluation of the last event read.", ()
+        )
+        self._firing_labels: set[tuple[str, str]] = set()
         self.registry.register(_LagCollector(self, f"{namespace}_end_to_end_lag_seconds"))
 
     def render(self) -> bytes:
@@ -116,6 +128,21 @@ class Metrics:
         for labels, n in counts.items():
             self.dlq_entries.labels(*labels).set(n)
         self._dlq_labels |= set(counts)
+
+    def update_alerts(self, stats: Mapping, incarnation: tuple) -> None:
+        """The alert actor's `stats()`: firing counts (`name/severity` -> n), notifications
+        sent and failed by channel (running totals of this incarnation), evaluation lag."""
+        firing = {tuple(key.split("/", 1)): n for key, n in stats.get("firing", {}).items()}
+        for labels in self._firing_labels - set(firing):
+            self.alerts_firing.labels(*labels).set(0)
+        for labels, n in firing.items():
+            self.alerts_firing.labels(*labels).set(n)
+        self._firing_labels |= set(firing)
+        for outcome in ("sent", "failed"):
+            for channel, n in stats.get(outcome, {}).items():
+                step = self._deltas.delta(incarnation, ("alerts", outcome, channel), n)
+                self.notifications.labels(channel, outcome).inc(step)
+        self.alert_lag.set(stats.get("lag_ns", 0) / 1e9)
 
     def set_refusal(self, reason: str) -> None:
         """Why the store refuses writes now ("": it takes them); earlier reasons drop to 0."""

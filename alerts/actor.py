@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import ray
 
+from actors.metrics import Metrics
 from alerts.delivery import Undeliverable
 from alerts.follower import AlertFollower
 from mdc.alerts.config import AlertConfig
@@ -19,6 +20,8 @@ from mdc.alerts.undelivered import UndeliveredRecord, append_undelivered
 from mdc.errors import CollectorError
 from mdc.store.follow import Position
 from serve.streaming.tails import WriterTails
+
+STATS_EVERY_S = 1.0
 
 
 @ray.remote(num_cpus=0, max_restarts=0)
@@ -48,7 +51,7 @@ class AlertActor:
             "lag_ns": follower.stats.lag_ns,
             "transitions": follower.stats.transitions,
             "notifications": follower.stats.notifications,
-            "firing": {f"{n}/{s}": c for (n, s), c in follower.firing_by_rule.items() if c},
+            "firing": {f"{n}/{s}": c for (n, s), c in follower.firing().items()},
             "sent": {"/".join(k): n for k, n in delivery.sent.items()},
             "failed": {"/".join(k): n for k, n in delivery.failed.items()},
         }
@@ -69,9 +72,10 @@ class AlertActor:
 
 @contextlib.asynccontextmanager
 async def alerting(
-    data_dir: str, supervisor, config: AlertConfig, start: Position
+    data_dir: str, supervisor, config: AlertConfig, start: Position, metrics: Metrics
 ) -> AsyncIterator[None]:
-    """The alert actor while the block runs; with no saved state it starts at `start`."""
+    """The alert actor while the block runs; with no saved state it starts at `start`. Its
+    stats go to `metrics` every second."""
     actor = AlertActor.remote(data_dir, config, supervisor.writer, start.to_bytes())
     try:
         rules = await actor.start.remote()
@@ -89,10 +93,20 @@ async def alerting(
         f"mdc run: alerting on ({rules} rules; `mdc alerts list` shows what fires)",
         file=sys.stderr,
     )
+    poller = asyncio.create_task(_poll_stats(actor, metrics))
     try:
         yield
     finally:
+        poller.cancel()
         supervisor.on_writer.remove(follow_writer)
         with contextlib.suppress(ray.exceptions.RayError):
             await actor.stop.remote()
         ray.kill(actor)
+
+
+async def _poll_stats(actor, metrics: Metrics) -> None:
+    life = ("alerts", id(actor))
+    while True:
+        with contextlib.suppress(ray.exceptions.RayError):
+            metrics.update_alerts(await actor.stats.remote(), life)
+        await asyncio.sleep(STATS_EVERY_S)

@@ -16,7 +16,7 @@ from mdc.alerts.expr import parse_duration
 from mdc.alerts.fields import FIELDS
 from mdc.alerts.files import ACTIVE_FILE
 from mdc.alerts.rules import load_rules
-from mdc.alerts.silences import SilenceFile
+from mdc.alerts.silences import SilenceFile, silence_state
 from mdc.alerts.undelivered import read_undelivered
 from mdc.events import Event
 from mdc.store.cliargs import add_data_dir, default_data_dir, open_readonly
@@ -209,7 +209,7 @@ def run_silence(args: argparse.Namespace) -> int:
 def run_silences(args: argparse.Namespace) -> int:
     now = time.time_ns()
     for s in SilenceFile.of(_data_dir(args)).load().values():
-        state = "active" if s.active(now) else "ended" if s.ends_at_ns <= now else "pending"
+        state = silence_state(s, now)
         line = _silence_line(s.id, [str(m) for m in s.matchers], s.ends_at_ns, s.comment)
         print(f"{state:7} {line}")
     return 0

@@ -32,7 +32,7 @@ from mdc.alerts.config import AlertConfig
 from mdc.alerts.dispatch import Dispatcher, fingerprint
 from mdc.alerts.evaluator import AlertEvaluator, AlertState, Transition
 from mdc.alerts.files import ACTIVE_FILE, ALERTS_DIR, STATE_FILE
-from mdc.alerts.silences import SilenceFile
+from mdc.alerts.silences import SilenceFile, silence_dict
 from mdc.store.follow import Follower, Position
 from mdc.store.fs import RealFS
 from mdc.store.projection import atomic_write
@@ -70,7 +70,6 @@ class AlertFollower:
         self.delivery = Delivery(config.channels, dead_letter)
         self.silences = SilenceFile.of(data_dir)
         self.stats = FollowerStats()
-        self.firing_by_rule: Counter[tuple[str, str]] = Counter()
         self._version = -1
         self._wal: WAL | None = None
         self._follower: Follower | None = None
@@ -131,8 +130,8 @@ class AlertFollower:
         transitions += self.evaluator.advance(now - GRACE_NS)
         if self.silences.changed():
             self.dispatcher.silences = self.silences.load()
+        self.stats.transitions += len(transitions)
         for transition in transitions:
-            self._count(transition)
             self.dispatcher.add(transition, now)
         for notification in self.dispatcher.flush_due(now):
             self.delivery.submit(notification)
@@ -140,11 +139,13 @@ class AlertFollower:
             self._dirty = True
         self._dirty |= bool(transitions)
 
-    def _count(self, transition: Transition) -> None:
-        self.stats.transitions += 1
-        labels = dict(transition.labels)
-        key = (transition.alertname, labels.get("severity", ""))
-        self.firing_by_rule[key] += 1 if transition.status == "firing" else -1
+    def firing(self) -> Counter[tuple[str, str]]:
+        """Alerts firing now by (rule, severity)."""
+        return Counter(
+            (a.rule.name, a.rule.severity)
+            for a in self.evaluator.alerts()
+            if a.state is AlertState.FIRING
+        )
 
     def save(self) -> None:
         """Position, evaluator and dispatcher in one atomic file; the active alerts beside."""
@@ -178,16 +179,7 @@ class AlertFollower:
                 }
             )
         silences = [
-            {
-                "id": s.id,
-                "matchers": [str(m) for m in s.matchers],
-                "startsAt": s.starts_at_ns,
-                "endsAt": s.ends_at_ns,
-                "createdBy": s.created_by,
-                "comment": s.comment,
-            }
-            for s in self.dispatcher.silences.values()
-            if s.ends_at_ns > now
+            silence_dict(s, now) for s in self.dispatcher.silences.values() if s.ends_at_ns > now
         ]
         return {"written": now, "alerts": alerts, "silences": silences}
 

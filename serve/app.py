@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from models.errors import ModelInputError
 from serve.ab import ABRouter, Model, Prediction, UnknownModel, check_weight
 from serve.admin import DlqAdmin, dlq_router
+from serve.alerts_admin import alerts_router
 from serve.auth import KeyRing
 from serve.features_source import FeatureSource, FeatureSourceUnavailable, Lookup
 from serve.jsonapi import (
@@ -275,6 +276,8 @@ def build_app(
     graphql = graphql_router(store_dir)
     if graphql is not None:
         app.include_router(graphql, prefix="/graphql", dependencies=guarded)
+    if store_dir is not None:
+        app.include_router(alerts_router(store_dir, keys))
 
     @app.post("/v1/predict", openapi_extra=PREDICT_BODY)
     async def predict(request: Request, api_key: str = key) -> Response:

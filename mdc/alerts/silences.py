@@ -120,3 +120,22 @@ class SilenceFile:
         except FileNotFoundError:
             return (-1, -1)
         return (st.st_size, st.st_mtime_ns)
+
+
+def silence_state(silence: Silence, now_ns: int) -> str:
+    if silence.active(now_ns):
+        return "active"
+    return "ended" if silence.ends_at_ns <= now_ns else "pending"
+
+
+def silence_dict(silence: Silence, now_ns: int) -> dict:
+    """A silence as the API and `active.json` show it (times in ns)."""
+    return {
+        "id": silence.id,
+        "matchers": [str(m) for m in silence.matchers],
+        "startsAt": silence.starts_at_ns,
+        "endsAt": silence.ends_at_ns,
+        "createdBy": silence.created_by,
+        "comment": silence.comment,
+        "state": silence_state(silence, now_ns),
+    }

@@ -14,12 +14,9 @@ import pytest
 from mdc.events import Quote
 from mdc.store import Store
 from mdc.store.synth import book_stream, trades
-from serve.ab import ABRouter
-from serve.app import build_app
-from serve.auth import KeyRing
 from serve.http_limits import serving, uvicorn_config
 from serve.store_graphql import MAX_ROWS
-from tests.unit.test_serve_doubles import DictFeatureSource, LinearModel
+from tests.unit.test_serve_doubles import store_app
 
 KEY = "graphql-key"
 T0 = 1_700_000_000_000_000_000
@@ -42,12 +39,7 @@ def graphql(tmp_path_factory) -> Iterator[tuple[callable, str]]:
     with Store.open(data) as store:
         store.append(trades(random.Random(1), 3000, symbol="AAPL", venue="alpaca"))
         store.append(_quotes(200) + book_stream(random.Random(2), 300))
-    app = build_app(
-        ABRouter(LinearModel("v1"), LinearModel("v2"), 0.0),
-        DictFeatureSource({}),
-        KeyRing([KEY]),
-        store_dir=data,
-    )
+    app = store_app(data, KEY)
     with serving(uvicorn_config(app, log_level="warning", lifespan="off")) as url:
 
         def ask(query: str, key: str | None = KEY) -> httpx.Response:

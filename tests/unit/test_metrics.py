@@ -117,6 +117,18 @@ def test_driver_side_counts_and_dlq_sizes() -> None:
     assert sample(metrics, "mdc_dlq_entries", cause="parse", state="parked") == 1
 
 
+def test_alert_metrics_firing_notifications_and_lag() -> None:
+    metrics = Metrics()
+    life = ("alerts", 1)
+    stats = {"firing": {"data_gap/critical": 2}, "sent": {"team/slack/0": 3}, "lag_ns": 5e8}
+    metrics.update_alerts(stats, life)
+    metrics.update_alerts({**stats, "firing": {}, "sent": {"team/slack/0": 5}}, life)
+    assert sample(metrics, "mdc_alerts_firing", alertname="data_gap", severity="critical") == 0
+    got = sample(metrics, "mdc_alert_notifications_total", channel="team/slack/0", outcome="sent")
+    assert got == 5
+    assert sample(metrics, "mdc_alert_evaluation_lag_seconds") == 0.5
+
+
 def test_bad_status_is_a_typed_error() -> None:
     metrics = Metrics()
     with pytest.raises(MetricsError, match="writer"):

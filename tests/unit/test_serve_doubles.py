@@ -78,3 +78,13 @@ class DictFeatureSource:
 
     def close(self) -> None:
         pass
+
+
+def store_app(store_dir: str, key: str):
+    """The API over a store directory (GraphQL, alerting admin), with stand-in models."""
+    from serve.ab import ABRouter
+    from serve.app import build_app
+    from serve.auth import KeyRing
+
+    router = ABRouter(LinearModel("v1"), LinearModel("v2"), 0.0)
+    return build_app(router, DictFeatureSource({}), KeyRing([key]), store_dir=store_dir)
