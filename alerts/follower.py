@@ -61,12 +61,14 @@ class AlertFollower:
         config: AlertConfig,
         tails: TailSource,
         dead_letter: Callable[[Undeliverable], None],
-        start: Position,
+        start: Position | None,
         *,
         clock_ns: Callable[[], int] = time.time_ns,
+        observer: Callable[[Transition], None] | None = None,
     ) -> None:
         self.data_dir, self.config, self._tails, self._clock = data_dir, config, tails, clock_ns
         self._start = start
+        self._observer = observer
         self.delivery = Delivery(config.channels, dead_letter)
         self.silences = SilenceFile.of(data_dir)
         self.stats = FollowerStats()
@@ -79,15 +81,17 @@ class AlertFollower:
         self._version, tails = await self._tails.next(self._version)
         root = os.path.join(self.data_dir, "wal")
         self._wal, _ = await asyncio.to_thread(lambda: WAL.open(root, RealFS(), readonly=True))
-        self._wal.cap({s: t.end for s, t in tails.items()})
+        ends = {s: t.end for s, t in tails.items()}
+        self._wal.cap(ends)
         self._wal.follow(tails)
-        position = self._restore()
+        position = self._restore(Position.of(ends))
         self._follower = Follower(self._wal, position)
         await self.delivery.start()
 
-    def _restore(self) -> Position:
+    def _restore(self, durable_end: Position) -> Position:
         """The saved state, or a fresh evaluator from `start` (where the log ended before this
-        run's providers started: a venue that never connects still fires)."""
+        run's providers started: a venue that never connects still fires), else from the
+        log's durable end."""
         now = self._clock()
         path = os.path.join(self.data_dir, STATE_FILE)
         rules, routing = self.config.rules, self.config.routing
@@ -97,7 +101,7 @@ class AlertFollower:
         except FileNotFoundError:
             self.evaluator = AlertEvaluator(rules)
             self.dispatcher = Dispatcher(routing)
-            return self._start
+            return durable_end if self._start is None else self._start
         self.evaluator = AlertEvaluator.restore(rules, saved["evaluator"])
         self.dispatcher = Dispatcher.restore(routing, saved["dispatcher"], now)
         return Position.from_bytes(saved["position"])
@@ -132,6 +136,8 @@ class AlertFollower:
             self.dispatcher.silences = self.silences.load()
         self.stats.transitions += len(transitions)
         for transition in transitions:
+            if self._observer is not None:
+                self._observer(transition)
             self.dispatcher.add(transition, now)
         for notification in self.dispatcher.flush_due(now):
             self.delivery.submit(notification)

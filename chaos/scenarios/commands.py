@@ -85,6 +85,10 @@ def _run_all(scenarios: list[Scenario], args: argparse.Namespace, out: Path) -> 
     with _toxiproxy() as url:
         for scenario in scenarios:
             work = out / scenario.name
+            if (work / "data").exists():
+                # A kept run's store would be judged as part of this one (its trades "wrong").
+                _progress(f"{scenario.name}: removing the data a previous run kept in {work}")
+                shutil.rmtree(work / "data")
             _progress(
                 f"{scenario.name}: starting ({args.duration:g} s of faults, seed {args.seed})"
             )

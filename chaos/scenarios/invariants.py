@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from chaos.scenarios.base import Slo
+from mdc.alerts.evaluator import Transition
 from mdc.store.streams import Stream
 from mdc.verify import VerifyReport
 
@@ -134,3 +135,94 @@ def subscriber_books_in_order(seqs: Mapping[str, list[int]], min_views: int = 1)
         + (f"; out of order in {', '.join(bad)}" if bad else "")
         + f" (at least {min_views} needed)",
     )
+
+
+@dataclass(frozen=True)
+class Partition:
+    venue: str
+    injected_ns: int
+    healed_ns: int
+
+
+FIRE_WITHIN_NS = 5 * 10**9
+RESOLVE_WITHIN_NS = 10 * 10**9
+DELIVERY_SLACK_NS = 5 * 10**8
+"""A notification flushed just before the dispatcher learned of the source may land this late."""
+
+
+def partition_alerted(
+    partitions: list[Partition],
+    transitions: list[tuple[int, Transition]],
+    notified: list[tuple[int, dict]],
+    venues: tuple[str, ...],
+    for_ns: int,
+) -> InvariantResult:
+    """For each partitioned venue: provider_disconnect fired within its `for` plus 5 s and
+    resolved within 10 s of the heal; its data_gap fired meanwhile but was not notified while
+    the disconnect was known to fire (inhibited); no other venue's provider_disconnect fired
+    during the partition."""
+    problems = []
+    for p in partitions:
+        problems += _partition_problems(p, transitions, notified, venues, for_ns)
+    return InvariantResult(
+        "provider_disconnect fired and resolved for each partition, its data_gap inhibited",
+        bool(partitions) and not problems,
+        "; ".join(problems) or f"{len(partitions)} partition(s) alerted as expected",
+    )
+
+
+def _partition_problems(
+    p: Partition,
+    transitions: list[tuple[int, Transition]],
+    notified: list[tuple[int, dict]],
+    venues: tuple[str, ...],
+    for_ns: int,
+) -> list[str]:
+    def of(name: str, venue: str, status: str) -> list[tuple[int, Transition]]:
+        return [
+            (at, t)
+            for at, t in transitions
+            if t.alertname == name and dict(t.labels).get("venue") == venue and t.status == status
+        ]
+
+    fired = [
+        (at, t)
+        for at, t in of("provider_disconnect", p.venue, "firing")
+        if p.injected_ns <= t.starts_at_ns <= p.injected_ns + for_ns + FIRE_WITHIN_NS
+    ]
+    if not fired:
+        return [f"{p.venue}: provider_disconnect did not fire within for + 5 s"]
+    known_from, source = fired[0]
+    resolved = [
+        (at, t)
+        for at, t in of("provider_disconnect", p.venue, "resolved")
+        if t.starts_at_ns == source.starts_at_ns
+    ]
+    if not resolved or (resolved[0][1].ends_at_ns or 0) > p.healed_ns + RESOLVE_WITHIN_NS:
+        return [f"{p.venue}: provider_disconnect did not resolve within 10 s of the heal"]
+    known_until = resolved[0][0]
+    problems = []
+    gaps = [t for at, t in of("data_gap", p.venue, "firing") if at < known_until]
+    gap_ends = {t.starts_at_ns: at for at, t in of("data_gap", p.venue, "resolved")}
+    if not [t for t in gaps if gap_ends.get(t.starts_at_ns, known_until) >= known_from]:
+        problems.append(f"{p.venue}: data_gap never fired during the disconnect")
+    leaked = [
+        a
+        for at, a in notified
+        if a["labels"].get("alertname") == "data_gap"
+        and a["labels"].get("venue") == p.venue
+        and a["status"] == "firing"
+        and known_from + DELIVERY_SLACK_NS <= at < known_until
+    ]
+    if leaked:
+        problems.append(f"{p.venue}: data_gap notified while inhibited ({len(leaked)})")
+    others = [
+        t
+        for v in venues
+        if v != p.venue
+        for _, t in of("provider_disconnect", v, "firing")
+        if p.injected_ns <= t.starts_at_ns <= p.healed_ns
+    ]
+    if others:
+        problems.append(f"provider_disconnect fired for other venues: {others[0].labels}")
+    return problems

@@ -23,6 +23,7 @@ from chaos.faults.base import FaultContext, FaultError, FaultRecord
 from chaos.faults.registry import make_fault
 from chaos.harness import LiveSystem, SystemConfig, recover, storing_more_than, wait_until
 from chaos.scenarios import invariants
+from chaos.scenarios.alerting import DISCONNECT_FOR_S, AlertsUnderFaults
 from chaos.scenarios.api import ApiUnderLoad
 from chaos.scenarios.base import Scenario, Step
 from chaos.scenarios.subscribers import SubscribersUnderFaults, stored_trades
@@ -98,6 +99,7 @@ class _Run:
     progress: Callable[[str], None]
     result: ScenarioResult = field(init=False)
     subscribers: SubscribersUnderFaults = field(init=False)
+    alerting: AlertsUnderFaults = field(init=False)
     _memory_stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self) -> ScenarioResult:
@@ -129,8 +131,9 @@ class _Run:
             self.scenario.load, self.work_dir / "load", self.duration_s, system.namespace
         )
         subscribers = SubscribersUnderFaults(str(system.config.data_dir), supervisor)
-        async with api, subscribers:
-            self.subscribers = subscribers
+        alerting = AlertsUnderFaults(str(system.config.data_dir), supervisor)
+        async with api, subscribers, alerting:
+            self.subscribers, self.alerting = subscribers, alerting
             memory = asyncio.create_task(self._sample_memory(system))
             ctx = FaultContext(
                 rng=random.Random(self.seed),
@@ -220,6 +223,21 @@ class _Run:
             ),
             invariants.subscriber_books_in_order(self.subscribers.depth_seqs(), min_views=10),
         ]
+        partitions = [
+            invariants.Partition(r.record.target, r.record.injected_at_ns, r.record.healed_at_ns)
+            for r in self.result.steps
+            if r.step.fault == "proxy_down" and r.record and r.record.healed_at_ns
+        ]
+        if partitions:
+            self.result.checks.append(
+                invariants.partition_alerted(
+                    partitions,
+                    self.alerting.transitions,
+                    self.alerting.notified(),
+                    self.scenario.venues,
+                    int(DISCONNECT_FOR_S * 1e9),
+                )
+            )
         failed_steps = [f"{r.step.fault}: {r.error}" for r in self.result.steps if r.error]
         if failed_steps:
             self.result.error = "; ".join(failed_steps)

@@ -27,6 +27,11 @@ def load_alert_config(path: str | Path, env: Mapping[str, str]) -> AlertConfig:
     """The whole file, channels built against `env` (their secrets); RuleError on any fault."""
     source = str(path)
     document = read_yaml(read_config_text(path, "alert rules file", RuleError), source)
+    return alert_config_of(document, source, env)
+
+
+def alert_config_of(document: dict, source: str, env: Mapping[str, str]) -> AlertConfig:
+    """The configuration of a loaded YAML document; `source` names it in errors."""
     unknown = sorted(set(document) - set(TOP_LEVEL))
     if unknown:
         raise RuleError(f"{source}: unknown key {unknown[0]!r} (keys: {', '.join(TOP_LEVEL)})")
