@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from mdc.store.follow import Position
 from serve.streaming.tails import WriterTails
 
 STATS_EVERY_S = 1.0
+log = logging.getLogger(__name__)
 
 
 @ray.remote(num_cpus=0, max_restarts=0)
@@ -48,6 +50,7 @@ class AlertActor:
         delivery = follower.delivery
         return {
             "events": follower.stats.events,
+            "save_failures": follower.stats.save_failures,
             "lag_ns": follower.stats.lag_ns,
             "transitions": follower.stats.transitions,
             "notifications": follower.stats.notifications,
@@ -67,7 +70,10 @@ class AlertActor:
         record = UndeliveredRecord(
             time.time_ns(), lost.reason, lost.attempts, lost.notification.to_dict()
         )
-        append_undelivered(self._data_dir, record)
+        try:
+            append_undelivered(self._data_dir, record)
+        except OSError as exc:  # a full disk: say what is lost, in the log at least
+            log.error("undelivered notification not kept (%s): %s", exc, record.to_line())
 
 
 @contextlib.asynccontextmanager

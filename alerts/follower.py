@@ -31,11 +31,11 @@ from alerts.delivery import Delivery, Undeliverable
 from mdc.alerts.config import AlertConfig
 from mdc.alerts.dispatch import Dispatcher, fingerprint
 from mdc.alerts.evaluator import AlertEvaluator, AlertState, Transition
-from mdc.alerts.files import ACTIVE_FILE, ALERTS_DIR, STATE_FILE
+from mdc.alerts.files import ACTIVE_FILE, ALERTS_DIR, HISTORY_FILE, STATE_FILE
 from mdc.alerts.silences import SilenceFile, silence_dict
 from mdc.store.follow import Follower, Position
 from mdc.store.fs import RealFS
-from mdc.store.projection import atomic_write
+from mdc.store.projection import append_line, atomic_write
 from mdc.store.wal import WAL
 from serve.streaming.hub import TailSource
 
@@ -52,6 +52,7 @@ class FollowerStats:
     lag_ns: int = 0
     transitions: int = 0
     notifications: int = 0
+    save_failures: int = 0
 
 
 class AlertFollower:
@@ -76,6 +77,7 @@ class AlertFollower:
         self._wal: WAL | None = None
         self._follower: Follower | None = None
         self._dirty = False
+        self._history: list[Transition] = []
 
     async def start(self) -> None:
         self._version, tails = await self._tails.next(self._version)
@@ -112,7 +114,7 @@ class AlertFollower:
         while True:
             self.step()
             if self._dirty and time.monotonic() - last_save >= SAVE_EVERY_S:
-                await asyncio.to_thread(self.save)
+                await asyncio.to_thread(self.try_save)
                 last_save = time.monotonic()
             version, tails = await self._tails.next(self._version)
             if version != self._version:
@@ -135,6 +137,7 @@ class AlertFollower:
         if self.silences.changed():
             self.dispatcher.silences = self.silences.load()
         self.stats.transitions += len(transitions)
+        self._history += transitions
         for transition in transitions:
             if self._observer is not None:
                 self._observer(transition)
@@ -153,6 +156,18 @@ class AlertFollower:
             if a.state is AlertState.FIRING
         )
 
+    def try_save(self) -> bool:
+        """`save`, but a full or failing disk is logged, not fatal: the evaluation goes on in
+        memory and the next save tries again (a restart before one succeeds re-evaluates from
+        the last saved position, and may notify once more what was sent since)."""
+        try:
+            self.save()
+        except OSError as exc:
+            self.stats.save_failures += 1
+            log.error("alert state not saved (will retry): %s", exc)
+            return False
+        return True
+
     def save(self) -> None:
         """Position, evaluator and dispatcher in one atomic file; the active alerts beside."""
         assert self._follower is not None
@@ -162,6 +177,10 @@ class AlertFollower:
             "dispatcher": self.dispatcher.snapshot(),
         }
         os.makedirs(os.path.join(self.data_dir, ALERTS_DIR), exist_ok=True)
+        if self._history:
+            lines = b"\n".join(orjson.dumps(t.to_dict()) for t in self._history)
+            append_line(os.path.join(self.data_dir, HISTORY_FILE), lines)
+            self._history = []
         atomic_write(os.path.join(self.data_dir, STATE_FILE), msgspec.msgpack.encode(state))
         atomic_write(os.path.join(self.data_dir, ACTIVE_FILE), orjson.dumps(self.active()))
         self._dirty = False
@@ -194,7 +213,7 @@ class AlertFollower:
         self.step()
         await self.delivery.drain(drain_s)
         await self.delivery.close()
-        await asyncio.to_thread(self.save)
+        await asyncio.to_thread(self.try_save)
         if self._wal is not None:
             self._wal.close()
 

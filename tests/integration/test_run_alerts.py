@@ -19,7 +19,7 @@ from mdc.alerts.evaluator import AlertEvaluator, Transition
 from mdc.alerts.rules import parse_rules
 from mdc.events import Status
 from mdc.store import Store
-from mdc.timefmt import format_rfc3339_ns
+from mdc.timefmt import format_rfc3339_ns, parse_rfc3339_ns
 from tests.integration.receivers import ThreadedCapture
 
 pytestmark = pytest.mark.ray
@@ -95,6 +95,8 @@ def test_alerting_on_a_real_run(tmp_path: Path):
         key = (json.dumps(alert["labels"], sort_keys=True), alert["startsAt"], alert["status"])
         assert key in replayed, alert
 
+    _check_live_history(data, lines)
+
     with Store.open(data, readonly=True) as store:
         streams = {s: [e for _, e in store.wal.read_events(s)] for s in store.wal.streams()}
     _check_not_connected(lines, streams)
@@ -156,3 +158,22 @@ def _check_interleaving(lines: list[dict], streams: dict) -> None:
     assert sorted(json.dumps(t.to_dict(), sort_keys=True) for t in got) == sorted(
         json.dumps(ln, sort_keys=True) for ln in lines
     )
+
+
+def _check_live_history(data: str, replayed: list[dict]) -> None:
+    """The live evaluator's transitions (alerts/transitions.jsonl) are the replay's, up to a
+    few seconds before its last save (it stopped before the providers did)."""
+    alerts_dir = Path(data) / "alerts"
+    live = [
+        json.loads(line) for line in (alerts_dir / "transitions.jsonl").read_text().splitlines()
+    ]
+    cutoff = json.loads((alerts_dir / "active.json").read_text())["written"] - 5 * 10**9
+
+    def early(lines: list[dict]) -> set[str]:
+        def moment(t: dict) -> int:
+            return parse_rfc3339_ns(t["startsAt"] if t["status"] == "firing" else t["endsAt"])
+
+        return {json.dumps(t, sort_keys=True) for t in lines if moment(t) <= cutoff}
+
+    assert len(early(live)) >= 5
+    assert early(live) == early(replayed)
