@@ -27,4 +27,7 @@ def init_ray(address: str | None = None, num_cpus: int = 2) -> None:
     if address:
         ray.init(address=address, log_to_driver=False)
     else:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+        # "local": a new instance of our own. Without it, Ray joins whatever cluster
+        # /tmp/ray/ray_current_cluster names (a `ray start` of the user's, or the leftover of
+        # a killed run), where num_cpus is refused.
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
