@@ -62,7 +62,7 @@ class AlertFollower:
         config: AlertConfig,
         tails: TailSource,
         dead_letter: Callable[[Undeliverable], None],
-        start: Position | None,
+        start: Position,
         *,
         clock_ns: Callable[[], int] = time.time_ns,
         observer: Callable[[Transition], None] | None = None,
@@ -83,17 +83,16 @@ class AlertFollower:
         self._version, tails = await self._tails.next(self._version)
         root = os.path.join(self.data_dir, "wal")
         self._wal, _ = await asyncio.to_thread(lambda: WAL.open(root, RealFS(), readonly=True))
-        ends = {s: t.end for s, t in tails.items()}
-        self._wal.cap(ends)
+        self._wal.cap({s: t.end for s, t in tails.items()})
         self._wal.follow(tails)
-        position = self._restore(Position.of(ends))
+        position = self._restore()
         self._follower = Follower(self._wal, position)
         await self.delivery.start()
 
-    def _restore(self, durable_end: Position) -> Position:
-        """The saved state, or a fresh evaluator from `start` (where the log ended before this
-        run's providers started: a venue that never connects still fires), else from the
-        log's durable end."""
+    def _restore(self) -> Position:
+        """The saved state, or a fresh evaluator from `start` (for `mdc run`: where the log
+        ended before this run's providers started, so a venue that never connects still
+        fires)."""
         now = self._clock()
         path = os.path.join(self.data_dir, STATE_FILE)
         rules, routing = self.config.rules, self.config.routing
@@ -103,7 +102,7 @@ class AlertFollower:
         except FileNotFoundError:
             self.evaluator = AlertEvaluator(rules)
             self.dispatcher = Dispatcher(routing)
-            return durable_end if self._start is None else self._start
+            return self._start
         self.evaluator = AlertEvaluator.restore(rules, saved["evaluator"])
         self.dispatcher = Dispatcher.restore(routing, saved["dispatcher"], now)
         return Position.from_bytes(saved["position"])
