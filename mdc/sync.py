@@ -116,12 +116,26 @@ class BookSync:
         if isinstance(event, BookSnapshot):
             return self._on_snapshot(event)
         if isinstance(event, Gap) and event.stream in ("book", "connection"):
+            if self._already_past(event):
+                return []
             if event.reason == RESUBSCRIBING:
                 self._snapshot_requested = True  # the snapshot is already on its way
             self.invalidate(
                 event.reason, emit=False, ts_event=event.ts_event, ts_recv=event.ts_recv
             )
         return []
+
+    def _already_past(self, gap: Gap) -> bool:
+        """A book Gap stored after the book moved past its first missing id: a BookActor that
+        lagged behind the store recorded a loss that a snapshot stored before its Gap already
+        repaired (or that the store never had). Invalidating would hide a book that is whole."""
+        return (
+            self.state is _LIVE
+            and gap.stream == "book"
+            and gap.from_id is not None
+            and self.last_update_id is not None
+            and gap.from_id <= self.last_update_id
+        )
 
     def invalidate(
         self, reason: str, *, emit: bool = True, ts_event: int = 0, ts_recv: int = 0

@@ -266,6 +266,16 @@ class _Replay(enum.Enum):
     """Out of sync although no Gap was recorded: events stored out of the venue's order."""
 
 
+@dataclass
+class _Break:
+    """A loss the stored-order replay found, waiting for the Gap that records it."""
+
+    index: int
+    event: Event
+    derived: Event
+    resynced: int | None = None  # where the replay was back in sync, if it was
+
+
 class _BookChecker:
     """One symbol's stored book stream against the venue's true book."""
 
@@ -277,39 +287,50 @@ class _BookChecker:
     def replay(self, stream: list[Event]) -> list[_Replay]:
         """Each event's state, replayed in stored order (as users' reads do): sampled in-sync
         states must equal the venue's book, and the sync may break only where a Gap is recorded
-        (the live BookActor stores its Gap just after the event that showed the loss)."""
+        for that instant: the live BookActor stores its Gap with the receive time of the event
+        that showed the loss, after it, and, when it lags behind the store, possibly after a
+        snapshot that already repaired the book."""
         sync: BookSync = self.adapter.book_sync(self.symbol)
         states: list[_Replay] = []
         state, verifiable, in_sync_seen = _Replay.AWAITING, False, 0
-        broken_at: tuple[int, Event, Event] | None = None
+        pending: _Break | None = None
         for index, event in enumerate(stream):
             derived = sync.on_event(event)
+            if (
+                pending is not None
+                and event.ts_recv > pending.event.ts_recv + GAP_RECORDED_WITHIN_NS
+            ):
+                self._broken(pending)  # no Gap came for that loss in time
+                pending = None
             if isinstance(event, Gap):
                 self.report.book_gaps += 1
-                if broken_at is not None and _records(event, broken_at[1]):
-                    states[broken_at[0] :] = [_Replay.AWAITING] * (index - broken_at[0])
-                    broken_at = None
-                state = _Replay.AWAITING
+                if pending is not None and _records(event, pending.event):
+                    end = index if pending.resynced is None else pending.resynced
+                    states[pending.index : end] = [_Replay.AWAITING] * (end - pending.index)
+                    pending = None
+                if not sync.in_sync:
+                    state = _Replay.AWAITING
             elif derived and state is _Replay.IN_SYNC:
-                state, broken_at = _Replay.BROKEN, (index, event, derived[0])
+                if pending is not None:
+                    self._broken(pending)
+                state, pending = _Replay.BROKEN, _Break(index, event, derived[0])
             if isinstance(event, BookSnapshot):
                 verifiable = event.update_id is not None
             elif isinstance(event, BookDelta):
                 verifiable = True
             if sync.in_sync:
-                if broken_at is not None:  # back in sync and still no Gap for that loss
-                    self._broken(*broken_at)
-                    broken_at = None
+                if pending is not None and pending.resynced is None:
+                    pending.resynced = index  # back in sync; its Gap may still be on the way
                 state = _Replay.IN_SYNC
             states.append(state)
-            if broken_at is not None and index == len(stream) - 1:
-                self._broken(*broken_at)
             if sync.in_sync and verifiable:
                 in_sync_seen += 1
                 if in_sync_seen % BOOK_SAMPLE_EVERY == 0 or index == len(stream) - 1:
                     self._compare(
                         sync.last_update_id, sync.last_ts_event, sync.book.top(self.depth)
                     )
+        if pending is not None:
+            self._broken(pending)
         return states
 
     def check_book_at(self, stream: list[Event], states: list[_Replay], book_at: BookAtFn) -> None:
@@ -335,7 +356,8 @@ class _BookChecker:
                     f"the book at {at_ns} is not in sync, and no gap was recorded before it",
                 )
 
-    def _broken(self, index: int, event: Event, derived: Event) -> None:
+    def _broken(self, loss: _Break) -> None:
+        index, event, derived = loss.index, loss.event, loss.derived
         self.report.book_order_breaks += 1
         reason = derived.reason if isinstance(derived, Gap) else type(derived).__name__
         self.report.add(

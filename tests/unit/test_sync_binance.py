@@ -241,6 +241,33 @@ def test_a_stale_rest_snapshot_stored_among_complete_deltas_does_not_break_the_r
     assert dict(replay.book.bids) == model.bids and dict(replay.book.asks) == model.asks
 
 
+def test_a_late_book_gap_for_a_loss_a_stored_snapshot_already_repaired_keeps_the_book():
+    """A BookActor lagging behind the store records the Gap for a lost range after the store
+    already holds a newer snapshot (a CI run did): a replay stays in sync past that Gap
+    instead of hiding a whole book until the next snapshot."""
+    model = Model(4)
+    messages = [model.depth_message() for _ in range(8)]
+    live = Session(VENUE, SessionConfig(symbols=(SYMBOL,)))
+    live.connected(0)
+    stored = live.receive(messages[0], 1)
+    (request,) = live.outbox()
+    stored += live.http_response(request, 200, model.snapshot_body(100), 2)
+    stored += live.receive(messages[1], 3)
+    last_seen = json.loads(messages[1])["data"]["u"]
+    stored += live.receive(messages[4], 4)  # 2 and 3 lost: the replay breaks here
+    at = json.loads(messages[4])["data"]["u"]
+    stored += live.http_response(request, 200, model.snapshot_body(at), 5)  # repaired
+    late = Gap("binance", SYMBOL, 4, 4, "book", "update id gap", from_id=last_seen + 1)
+    for step, msg in enumerate(messages[5:], 6):
+        stored += live.receive(msg, step)
+    stored.insert(-2, late)  # stored after the repairing snapshot and a delta
+    replay = VENUE.book_sync(SYMBOL)
+    for event in stored:
+        replay.on_event(event)
+    assert replay.in_sync and replay.last_update_id == model.update_id
+    assert dict(replay.book.bids) == model.bids and dict(replay.book.asks) == model.asks
+
+
 def test_trade_gap_is_backfilled_exactly_once():
     model = Model(3)
     messages = [model.trade_message() for _ in range(6)]
