@@ -217,17 +217,23 @@ def test_snapshot_older_than_the_buffer_is_refetched_without_a_gap():
     assert not session.books[SYMBOL].in_sync
 
 
-def test_a_stale_rest_snapshot_stored_among_complete_deltas_does_not_break_the_replay():
-    """The store keeps every delta while a BookActor that fell behind asks for a snapshot; the
-    venue serves it before the last deltas we stored, so replaying the stored order meets a
-    snapshot older than the book (a CI run broke on this): it must not roll the book back."""
-    model = Model(3)
+def _synced(model: Model):
+    """Eight depth messages of `model`; a session in sync from the venue's first snapshot
+    (taken before them), and the events it stored so far."""
     messages = [model.depth_message() for _ in range(8)]
     live = Session(VENUE, SessionConfig(symbols=(SYMBOL,)))
     live.connected(0)
     stored = live.receive(messages[0], 1)
     (request,) = live.outbox()
     stored += live.http_response(request, 200, model.snapshot_body(100), 2)
+    return model, messages, live, request, stored
+
+
+def test_a_stale_rest_snapshot_stored_among_complete_deltas_does_not_break_the_replay():
+    """The store keeps every delta while a BookActor that fell behind asks for a snapshot; the
+    venue serves it before the last deltas we stored, so replaying the stored order meets a
+    snapshot older than the book (a CI run broke on this): it must not roll the book back."""
+    model, messages, live, request, stored = _synced(Model(3))
     for step, msg in enumerate(messages[1:6], 3):
         stored += live.receive(msg, step)
     stale_at = json.loads(messages[3])["data"]["u"]
@@ -245,13 +251,7 @@ def test_a_late_book_gap_for_a_loss_a_stored_snapshot_already_repaired_keeps_the
     """A BookActor lagging behind the store records the Gap for a lost range after the store
     already holds a newer snapshot (a CI run did): a replay stays in sync past that Gap
     instead of hiding a whole book until the next snapshot."""
-    model = Model(4)
-    messages = [model.depth_message() for _ in range(8)]
-    live = Session(VENUE, SessionConfig(symbols=(SYMBOL,)))
-    live.connected(0)
-    stored = live.receive(messages[0], 1)
-    (request,) = live.outbox()
-    stored += live.http_response(request, 200, model.snapshot_body(100), 2)
+    model, messages, live, request, stored = _synced(Model(4))
     stored += live.receive(messages[1], 3)
     last_seen = json.loads(messages[1])["data"]["u"]
     stored += live.receive(messages[4], 4)  # 2 and 3 lost: the replay breaks here
