@@ -37,7 +37,7 @@ from mdc.store.follow import Follower, Position
 from mdc.store.fs import RealFS
 from mdc.store.projection import append_line, atomic_write
 from mdc.store.wal import WAL
-from serve.streaming.hub import TailSource
+from serve.streaming.hub import TailSource, open_durable_wal
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +81,7 @@ class AlertFollower:
 
     async def start(self) -> None:
         self._version, tails = await self._tails.next(self._version)
-        root = os.path.join(self.data_dir, "wal")
-        self._wal, _ = await asyncio.to_thread(lambda: WAL.open(root, RealFS(), readonly=True))
-        self._wal.cap({s: t.end for s, t in tails.items()})
-        self._wal.follow(tails)
+        self._wal = await asyncio.to_thread(open_durable_wal, self.data_dir, tails)
         position = self._restore()
         self._follower = Follower(self._wal, position)
         await self.delivery.start()

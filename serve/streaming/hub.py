@@ -21,7 +21,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -52,6 +52,15 @@ OUTBOX_CAPACITY = 10_000
 """Events a subscriber may be behind before its policy applies."""
 FLUSH_EVERY_S = 0.05
 """How often held depth views (conflation) and finished bars are let out."""
+
+
+def open_durable_wal(data_dir: str, tails: Mapping[Stream, Tail]) -> WAL:
+    """The store's log, read-only and capped at the writer's word (`tails`): never ahead of
+    durability. What every follower of a running collector's log reads from."""
+    wal, _ = WAL.open(os.path.join(data_dir, "wal"), RealFS(), readonly=True)
+    wal.cap({s: t.end for s, t in tails.items()})
+    wal.follow(tails)
+    return wal
 
 
 class TailSource(Protocol):
@@ -167,11 +176,7 @@ class Hub:
         self._follower = Follower(self._wal, Position.of(ends))
 
     def _open_wal(self) -> WAL:
-        """Read-only, capped at the writer's word: never ahead of durability."""
-        wal, _ = WAL.open(os.path.join(self.data_dir, "wal"), RealFS(), readonly=True)
-        wal.cap({s: t.end for s, t in self._tails.items()})
-        wal.follow(self._tails)
-        return wal
+        return open_durable_wal(self.data_dir, self._tails)
 
     async def run(self) -> None:
         """Follow the log until cancelled."""
