@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 TRUTH_RETENTION = 500_000
 """Book updates per symbol the simulator's ground truth keeps, so `mdc verify` can check them."""
 TRUTH_META = "run.json"
+SIMULATOR_FILE = "simulator.json"
+"""While `mdc run` runs on the simulator: each venue's addresses, for its `/_sim` fault controls."""
 
 
 def register_run(subparsers: argparse._SubParsersAction) -> None:
@@ -265,10 +267,35 @@ async def _endpoints(config, args: argparse.Namespace, stop: StopSignal) -> Asyn
             urls = sim.urls[v.name]
             session = v.session_with_keys(sim_config.alpaca_key, sim_config.alpaca_secret)
             runs.append(VenueRun(v.name, session, Endpoint(urls.ws_base, urls.http)))
-        print(f"mdc run: simulator up for {', '.join(symbols)} on 127.0.0.1", file=sys.stderr)
-        yield runs
+        controls = os.path.join(config.data_dir, SIMULATOR_FILE)
+        SideFile("simulator's addresses", controls, "its faults cannot be found").write(
+            partial(_write_simulator_file, sim, controls)
+        )
+        print(
+            f"mdc run: simulator up for {', '.join(symbols)} on 127.0.0.1; "
+            f"its addresses and fault controls: {controls}",
+            file=sys.stderr,
+        )
+        try:
+            yield runs
+        finally:
+            with contextlib.suppress(OSError):
+                os.remove(controls)
         truth_dir = os.path.join(config.data_dir, "truth")
         write_truth(sim, [v.name for v in simulated], truth_dir, stop.at_ns or time.time_ns())
+
+
+def _write_simulator_file(sim, path: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    venues = {name: {"ws": u.ws, "http": u.http} for name, u in sim.urls.items()}
+    controls = {
+        "faults": "POST {http}/_sim/faults {drop, duplicate, reorder, corrupt, close, stall_s}",
+        "market": "POST {http}/_sim/market {symbol, jump_pct, halt_trades_s, cross_quotes_s, "
+        "refuse_s}",
+    }
+    with open(path + ".tmp", "w") as f:
+        json.dump({"venues": venues, "controls": controls}, f, indent=1)
+    os.replace(path + ".tmp", path)
 
 
 class StopSignal(asyncio.Event):

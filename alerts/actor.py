@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
+import os
 import sys
-import time
 from collections.abc import AsyncIterator
 
 import ray
@@ -16,14 +15,13 @@ import ray
 from actors.metrics import Metrics
 from alerts.delivery import Undeliverable
 from alerts.follower import AlertFollower
+from alerts.redeliver import keep_undelivered
 from mdc.alerts.config import AlertConfig
-from mdc.alerts.undelivered import UndeliveredRecord, append_undelivered
 from mdc.errors import CollectorError
 from mdc.store.follow import Position
 from serve.streaming.tails import WriterTails
 
 STATS_EVERY_S = 1.0
-log = logging.getLogger(__name__)
 
 
 @ray.remote(num_cpus=0, max_restarts=0)
@@ -41,6 +39,9 @@ class AlertActor:
         await self._follower.start()
         self._task = asyncio.create_task(self._follower.run())
         return len(self._follower.config.rules)
+
+    async def pid(self) -> int:
+        return os.getpid()
 
     async def set_writer(self, writer: object) -> None:
         self._writer = writer
@@ -67,13 +68,7 @@ class AlertActor:
         await self._follower.stop()
 
     def _dead_letter(self, lost: Undeliverable) -> None:
-        record = UndeliveredRecord(
-            time.time_ns(), lost.reason, lost.attempts, lost.notification.to_dict()
-        )
-        try:
-            append_undelivered(self._data_dir, record)
-        except OSError as exc:  # a full disk: say what is lost, in the log at least
-            log.error("undelivered notification not kept (%s): %s", exc, record.to_line())
+        keep_undelivered(self._data_dir, lost)
 
 
 @contextlib.asynccontextmanager

@@ -99,7 +99,11 @@ def _register_live(commands: argparse._SubParsersAction) -> None:
         "refused, or the channel's queue full). --replay sends each again through the channel "
         "of the same name in --rules and keeps only those that fail again.",
     )
-    undelivered.add_argument("--replay", action="store_true")
+    undelivered.add_argument(
+        "--replay",
+        action="store_true",
+        help="send them again (needs --rules); those that fail again stay listed",
+    )
     undelivered.add_argument("--rules", metavar="FILE", help="the alerting file (for --replay)")
     add_data_dir(undelivered)
     undelivered.set_defaults(func=run_undelivered)

@@ -1,16 +1,31 @@
-"""`mdc alerts undelivered --replay`: send kept notifications again, through today's channels
-of the same name, and keep only the ones that fail again."""
+"""The dead letters of alert notifications (DATA_DIR/alerts/undelivered.jsonl): kept when a
+channel gives up, sent again by `mdc alerts undelivered --replay` through today's channels of the
+same name, keeping only the ones that fail again."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 
 from alerts.delivery import Delivery, DeliveryPolicy, Undeliverable
 from mdc.alerts.config import AlertConfig
 from mdc.alerts.dispatch import notification_from_dict
-from mdc.alerts.undelivered import UndeliveredRecord, replace_undelivered
+from mdc.alerts.undelivered import UndeliveredRecord, append_undelivered, replace_undelivered
 
 REPLAY_TIMEOUT_S = 600.0
+log = logging.getLogger(__name__)
+
+
+def keep_undelivered(data_dir: str, lost: Undeliverable) -> None:
+    """Append a notification a channel gave up on; a full disk loses it, in the log at least."""
+    record = UndeliveredRecord(
+        time.time_ns(), lost.reason, lost.attempts, lost.notification.to_dict()
+    )
+    try:
+        append_undelivered(data_dir, record)
+    except OSError as exc:
+        log.error("undelivered notification not kept (%s): %s", exc, record.to_line())
 
 
 def redeliver(

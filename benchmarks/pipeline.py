@@ -282,7 +282,13 @@ async def local_round(runs: list[VenueRun], data_dir: str, pids: dict[str, int],
     return result
 
 
-async def ray_round(runs: list[VenueRun], data_dir: str, pids: dict[str, int], args) -> Round:
+Beside = Callable[[Supervisor, dict[str, int]], contextlib.AbstractAsyncContextManager]
+"""Something to run beside the collector during a round (an alert actor); it adds its pids."""
+
+
+async def ray_round(
+    runs: list[VenueRun], data_dir: str, pids: dict[str, int], args, beside: Beside | None = None
+) -> Round:
     supervisor = SampledSupervisor(runs, data_dir)
     await supervisor.start()
     stop = asyncio.Event()
@@ -300,7 +306,8 @@ async def ray_round(runs: list[VenueRun], data_dir: str, pids: dict[str, int], a
         return await _as_future(writer.take_latencies.remote())
 
     try:
-        result = await measure_window("ray", Probe(count, take, pids), args)
+        async with beside(supervisor, pids) if beside else contextlib.nullcontext():
+            result = await measure_window("ray", Probe(count, take, pids), args)
     finally:
         stop.set()
         await watcher

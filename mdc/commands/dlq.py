@@ -126,13 +126,28 @@ def run_list(args: argparse.Namespace) -> int:
     where = _filter(args)
     if not os.path.isdir(os.path.join(_data_dir(args), "dlq")):
         print("no entries (no dead letter queue yet)", file=sys.stderr)
+        _mention_undelivered_notifications(_data_dir(args))
         return 0
     with _open(args) as dlq:
         entries = dlq.list(where, args.limit)
     for entry in entries:
         print(_summary(entry))
     print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}", file=sys.stderr)
+    _mention_undelivered_notifications(_data_dir(args))
     return 0
+
+
+def _mention_undelivered_notifications(data_dir: str) -> None:
+    """Alert notifications have their own dead letters (not events: they replay to channels)."""
+    from mdc.alerts.undelivered import read_undelivered
+
+    count = sum(1 for _ in read_undelivered(data_dir))
+    if count:
+        print(
+            f"also {count} undelivered alert notification(s): `mdc alerts undelivered` lists "
+            "them, `--replay --rules FILE` sends them again",
+            file=sys.stderr,
+        )
 
 
 def _summary(entry) -> str:

@@ -22,6 +22,8 @@ MIN_SPACING_NS = 1_000_000
 MAX_RATE = 500.0
 TRADE_PROBABILITY = 0.2
 MIN_LEVELS = 5
+MIN_JUMP, MAX_JUMP = Decimal("-0.5"), Decimal("1")
+"""Price spike faults move the market by at most this fraction (a book never reaches zero)."""
 
 Aggressor = Literal["buy", "sell"]
 Change = tuple[BookSide, Decimal, Decimal]
@@ -113,6 +115,13 @@ class L2Book:
         return clone
 
 
+def check_jump(fraction: Decimal) -> None:
+    if not MIN_JUMP < fraction <= MAX_JUMP or not fraction:
+        raise SimulatorConfigError(
+            f"a jump must be a nonzero fraction in ({MIN_JUMP}, {MAX_JUMP}], got {fraction}"
+        )
+
+
 class SymbolModel:
     """One symbol's book, random-walk fair price and order flow."""
 
@@ -130,7 +139,19 @@ class SymbolModel:
         self.next_trade_id = rng.randrange(1_000_000, 9_000_000)
         self.last_ts_ns = 0
         self._next_ns: int | None = None
+        self._jump_ticks = 0
+        self._trades_halted_until_ns = 0
         self.book.apply(self._initial_levels())
+
+    def jump(self, fraction: Decimal) -> None:
+        """A price spike fault: the next event moves the fair price and every level of the book
+        by `fraction` (one BookUpdate; sizes kept), so the next trade prints that far away."""
+        check_jump(fraction)
+        self._jump_ticks = int(self._fair_ticks * fraction) or (1 if fraction > 0 else -1)
+
+    def halt_trades(self, until_ns: int) -> None:
+        """A trade halt fault: no trades before `until_ns`; the book keeps moving."""
+        self._trades_halted_until_ns = until_ns
 
     def step(self, now_ns: int) -> list[ModelEvent]:
         """All events scheduled up to `now_ns`, in time order."""
@@ -162,7 +183,11 @@ class SymbolModel:
     def _one_event(self, ts_ns: int) -> list[ModelEvent]:
         self._fair_ticks = max(10, self._fair_ticks + self._rng.choice((-1, 0, 0, 1)))
         trades: list[ModelTrade] = []
-        if self._rng.random() < TRADE_PROBABILITY:
+        trade = self._rng.random() < TRADE_PROBABILITY
+        if self._jump_ticks:
+            changes = self._shift(self._jump_ticks)
+            self._jump_ticks = 0
+        elif trade and ts_ns >= self._trades_halted_until_ns:
             trades, changes = self._trade(ts_ns)
         else:
             changes = [self._flow()]
@@ -191,6 +216,19 @@ class SymbolModel:
                 break
         self.book.apply(changes)
         return trades, changes
+
+    def _shift(self, ticks: int) -> list[Change]:
+        """Every level cancelled and re-added `ticks` away, as one set of changes."""
+        delta = ticks * self.spec.tick
+        moved: list[Change] = []
+        for side in ("bid", "ask"):
+            levels = self.book.side(side)
+            moved += [(side, price, Decimal(0)) for price in levels]
+            moved += [(side, price + delta, size) for price, size in levels.items()]
+        changes = self._merge(moved, [])
+        self.book.apply(changes)
+        self._fair_ticks += ticks
+        return changes
 
     def _flow(self) -> Change:
         """Add, resize or cancel one level, never crossing the book."""

@@ -26,6 +26,7 @@ from mdc.simulator.truth import VenueTruth
 
 WS_PATH_HINT = {"binance": "/stream", "coinbase": "/", "kraken": "/v2", "alpaca": "/v2/iex"}
 _CLOSE = object()
+REFUSED = HttpReply(503, '{"error":"simulated outage: connections refused"}')
 SLOW_NOTICE_TIMEOUT_S = 1.0
 FIREHOSE_HIGH_WATER = 1 << 20
 """Bytes a firehose lets wait in its transport before it waits for the client to read."""
@@ -76,6 +77,8 @@ class VenueServer:
         self.venue, self.truth = self.driver.venue, self.driver.truth
         self.connections: dict[int, Connection] = {}
         self.default_faults = FaultConfig()
+        self.refuse_until_ns = 0
+        """A refusal fault: websocket upgrades are answered 503 before this time."""
         self.control = ControlApi(self, _now_ns)
         self._next_id = 1
         self._runner: web.AppRunner | None = None
@@ -172,6 +175,8 @@ class VenueServer:
         return _response(reply)
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        if _now_ns() < self.refuse_until_ns:
+            return _response(REFUSED)
         try:
             session = self.venue.open_session(request.path, request.query, request.headers)
         except HandshakeRejected as rejected:
@@ -263,6 +268,9 @@ class Simulator:
 
     def stall(self, venue: str, seconds: float, connection: int | None = None) -> list[int]:
         return self.servers[venue].control.stall(seconds, connection)
+
+    def market(self, venue: str, symbol: str | None = None, **faults: float) -> list[str]:
+        return self.servers[venue].control.market(faults, symbol)
 
 
 @dataclass(slots=True)

@@ -445,10 +445,13 @@ class Session:
         self._reconcile_from = dict(self.last_trade_ts)
 
     def _note_subscribed(self, now_ns: int) -> None:
-        """Without trade ids, a symbol that has not traded yet is backfilled from here on."""
+        """Without trade ids, a symbol that has not traded yet is backfilled from here on, and
+        the next reconciliation covers the first period too (it reads from where the one before
+        left off, and before the first there was none: a loss in it went unseen)."""
         if not self.venue.consecutive_trade_ids:
             for symbol in self.config.symbols:
                 self.last_trade_ts.setdefault(symbol, now_ns - SUBSCRIBE_MARGIN_NS)
+                self._reconcile_from.setdefault(symbol, self.last_trade_ts[symbol])
 
     def _backfill_since_last_trades(self, now_ns: int) -> list[Event]:
         """Venues without trade ids: everything since each symbol's last trade may be missing."""

@@ -34,8 +34,23 @@ def chaos_run(tmp_path_factory) -> Path:
         timeout=900,
         check=False,
     )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert done.returncode == 0, _failures(out) + done.stdout[-3000:] + done.stderr[-3000:]
     return out
+
+
+def _failures(out: Path) -> str:
+    """The failed scenarios' errors and broken guarantees first: the output tail is cut."""
+    report_file = out / "chaos-report.json"
+    if not report_file.exists():
+        return "no chaos-report.json\n"
+    lines = []
+    for scenario in json.loads(report_file.read_text())["scenarios"]:
+        if not scenario["ok"]:
+            lines.append(f"{scenario['scenario']} FAILED {scenario['error']}")
+            broken = [c for c in scenario["invariants"] if not c["ok"]]
+            lines += [f"  {c['name']}: {c['detail']}" for c in broken]
+            lines += [f"  {line}" for line in scenario["verify"]]
+    return "\n".join(lines) + "\n"
 
 
 def test_every_scenario_keeps_every_guarantee(chaos_run):

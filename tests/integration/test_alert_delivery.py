@@ -14,9 +14,11 @@ import orjson
 import pytest
 
 from alerts.delivery import Delivery, DeliveryPolicy, Undeliverable
+from alerts.redeliver import keep_undelivered
+from mdc import cli
 from mdc.alerts.channels.base import build_channel
 from mdc.backoff import Backoff
-from tests.integration.receivers import CaptureServer, Reply, SmtpReceiver
+from tests.integration.receivers import CaptureServer, Reply, SmtpReceiver, ThreadedCapture
 from tests.unit.alert_samples import alert, notification
 
 SMTP_POLICY = DeliveryPolicy(max_attempts=3, timeout_s=10.0, backoff=Backoff(0.01, 0.05))
@@ -207,3 +209,46 @@ def test_each_http_channel_reaches_its_receiver_firing_then_resolved(kind):
 
 def _at(value, url: str):
     return value.replace("{url}", url) if isinstance(value, str) else value
+
+
+def test_an_undeliverable_notification_is_kept_listed_and_replayed(tmp_path, capsys):
+    """The dead letters of notifications, end to end: kept when the channel gives up, named by
+    `mdc dlq list`, listed by `mdc alerts undelivered`, sent again by its --replay through the
+    channel of the same name, and gone once delivered."""
+    data = str(tmp_path)
+
+    async def refused() -> None:
+        async with CaptureServer(default=Reply(400, "invalid_payload")) as server:
+            _, dead = await _deliver("webhook", {"url": server.url}, [notification("webhook")])
+        for lost in dead:
+            keep_undelivered(data, lost)
+
+    asyncio.run(refused())
+    assert cli.main(["dlq", "list", "--data-dir", data]) == 0
+    assert "1 undelivered alert notification" in capsys.readouterr().err
+    assert cli.main(["alerts", "undelivered", "--data-dir", data]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert "team/webhook/0" in line and "HTTP 400" in line
+
+    with ThreadedCapture() as hook:
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(RESEND_RULES.replace("URL", hook.url))
+        argv = ["alerts", "undelivered", "--replay", "--rules", str(rules), "--data-dir", data]
+        assert cli.main(argv) == 0
+        assert "1 sent again, 0 still undelivered" in capsys.readouterr().err
+        (resent,) = hook.requests
+    assert orjson.loads(resent.body)["groupKey"] == notification("webhook").group_key
+    assert cli.main(["alerts", "undelivered", "--data-dir", data]) == 0
+    assert capsys.readouterr().out == ""
+
+
+RESEND_RULES = """
+alerts:
+  - name: price_spike
+    condition: "price > 0"
+route:
+  receiver: team
+receivers:
+  - name: team
+    webhook_configs: [{url: URL}]
+"""

@@ -37,9 +37,18 @@ def assert_guarantees(result, restarted: str, restarts: int) -> None:
     assert all(s["state"] == "running" for s in result.status.values())
 
 
-@pytest.mark.parametrize("how", ["ray.kill", "SIGKILL"])
-@pytest.mark.parametrize("victim", ["provider:binance", "provider:coinbase", "books:kraken",
-                                    "writer"])  # fmt: skip
+# Each kind of actor dies once, each way of dying hits each kind but one, the writer (whose
+# death costs most) both ways: five runs of about 23 s instead of all eight pairs.
+KILLS = [
+    ("provider:binance", "SIGKILL"),
+    ("provider:coinbase", "ray.kill"),
+    ("books:kraken", "SIGKILL"),
+    ("writer", "SIGKILL"),
+    ("writer", "ray.kill"),
+]
+
+
+@pytest.mark.parametrize(("victim", "how"), KILLS)
 def test_killed_actor_is_restarted_and_nothing_is_lost(tmp_path, victim, how):
     rng = random.Random(f"{victim}{how}")
 

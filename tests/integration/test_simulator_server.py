@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
@@ -210,6 +211,32 @@ def test_faults_over_http_corrupt_stall_close_and_slow_client() -> None:
 
     config = SimulatorConfig(venues=("binance", "alpaca"), rate=300, send_queue_frames=20)
     with_simulator(config, body)
+
+
+def test_an_outage_drops_clients_and_refuses_new_ones_until_it_ends() -> None:
+    async def body(sim: Simulator, http: aiohttp.ClientSession) -> None:
+        urls = sim.urls["kraken"]
+        async with websockets.connect(urls.ws) as ws:
+            await ws.recv()
+            async with http.post(f"{urls.http}/_sim/market", json={"refuse_s": 1}) as resp:
+                assert resp.status == 200
+            ends = time.monotonic() + 1
+            with pytest.raises(websockets.ConnectionClosed):
+                while True:
+                    await ws.recv()
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await websockets.connect(urls.ws)
+        assert refused.value.response.status_code == 503
+        while True:  # bounded by TIMEOUT_S
+            try:
+                async with websockets.connect(urls.ws) as ws:
+                    assert time.monotonic() >= ends - 0.05
+                    await ws.recv()
+                    return
+            except websockets.InvalidStatus:
+                await asyncio.sleep(0.05)
+
+    with_simulator(SimulatorConfig(venues=("kraken",)), body)
 
 
 def test_simulate_command_prints_urls_and_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:

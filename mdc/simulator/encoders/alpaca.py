@@ -31,6 +31,8 @@ from mdc.timefmt import BadTimestamp, parse_rfc3339_ns
 
 MINUTE_NS = 60_000_000_000
 EXCHANGE, TAPE, CONDITIONS = "V", "C", ("@",)
+CROSSING_EXCHANGE = "Q"
+"""Whose bid crosses IEX's ask in a crossed quotes fault (a consolidated quote can cross)."""
 MAX_REST_LIMIT = 10_000
 
 
@@ -85,6 +87,11 @@ class AlpacaVenue(Venue):
         self.active_keys: set[str] = set()
         self._tops: dict[str, Any] = {}
         self._bars = {s: _BarBuilder() for s in self.model.symbols}
+        self._crossed_until_ns: dict[str, int] = {}
+
+    def cross_quotes(self, symbols: list[str], until_ns: int) -> None:
+        for symbol in symbols:
+            self._crossed_until_ns[symbol] = until_ns
 
     def render(self, event: ModelEvent) -> list[Publication]:
         pubs = self._roll_bar(event.symbol, event.ts_ns)
@@ -93,14 +100,22 @@ class AlpacaVenue(Venue):
             return [*pubs, Publication(("trades", event.symbol), _raw(self.ws_trade(event)))]
         book = self.mirror[event.symbol]
         top = (book.best("bid"), book.best("ask"))
-        if top != self._tops.get(event.symbol):
-            self._tops[event.symbol] = top
-            (bp, bs), (ap, asz) = top  # type: ignore[misc]
-            quote = {"T": "q", "S": event.symbol, "bx": EXCHANGE, "bp": _num(bp), "bs": int(bs)}
-            quote |= {"ax": EXCHANGE, "ap": _num(ap), "as": int(asz), "c": ["R"], "z": TAPE}
-            quote["t"] = _time(event.ts_ns)
-            pubs.append(Publication(("quotes", event.symbol), _raw(quote)))
+        crossed = event.ts_ns < self._crossed_until_ns.get(event.symbol, 0)
+        if crossed or top != self._tops.get(event.symbol):
+            self._tops[event.symbol] = None if crossed else top
+            pubs.append(self._quote(event, top, crossed))
         return pubs
+
+    def _quote(self, event: ModelEvent, top: Any, crossed: bool) -> Publication:
+        """The top of book; crossed: another exchange's bid a tick above the ask."""
+        (bp, bs), (ap, asz) = top
+        bx = EXCHANGE
+        if crossed:
+            bx, bp = CROSSING_EXCHANGE, ap + self.model.symbols[event.symbol].spec.tick
+        quote = {"T": "q", "S": event.symbol, "bx": bx, "bp": _num(bp), "bs": int(bs)}
+        quote |= {"ax": EXCHANGE, "ap": _num(ap), "as": int(asz), "c": ["R"], "z": TAPE}
+        quote["t"] = _time(event.ts_ns)
+        return Publication(("quotes", event.symbol), _raw(quote))
 
     def _roll_bar(self, symbol: str, ts_ns: int) -> list[Publication]:
         bar = self._bars[symbol]

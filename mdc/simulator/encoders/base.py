@@ -25,6 +25,10 @@ from mdc.timefmt import format_rfc3339_ns
 _encoder = msgspec.json.Encoder()
 
 
+class NoQuotes(CollectorError):
+    """A crossed quotes fault asked of a venue that publishes no quotes."""
+
+
 class HandshakeRejected(CollectorError):
     """A websocket upgrade the venue refuses (unknown path or feed); carries the HTTP reply."""
 
@@ -94,6 +98,10 @@ class Venue:
 
     def render(self, event: ModelEvent) -> list[Publication]:
         raise NotImplementedError
+
+    def cross_quotes(self, symbols: list[str], until_ns: int) -> None:
+        """A crossed quotes fault: quotes until `until_ns` show a bid above the ask."""
+        raise NoQuotes(f"{self.name} publishes no quotes; crossed quotes need one that does")
 
     def open_session(
         self, path: str, query: Mapping[str, str], headers: Mapping[str, str]
