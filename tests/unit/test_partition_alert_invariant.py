@@ -57,6 +57,22 @@ def _no_gap(transitions, notified):
     return [(at, t) for at, t in transitions if t.alertname != "data_gap"], notified
 
 
+def _gap_before(transitions, notified):
+    """A data_gap that ended before the disconnect began (in the events' time)."""
+    kept = [(at, t) for at, t in transitions if t.alertname != "data_gap"]
+    early = [(99 * S, _t("data_gap", "kraken", s, 98, None if s == "firing" else 100.5))
+             for s in ("firing", "resolved")]  # fmt: skip
+    return [*kept, *early], notified
+
+
+def test_a_lagging_follower_that_learned_the_gap_before_the_disconnect_passes():
+    """Under load the follower may read the trades stream (the gap firing and resolving) before
+    the status stream: the gap still overlapped the disconnect in the events' time."""
+    transitions, notified = _good_run()
+    lagging = [(at - 4 * S if t.alertname == "data_gap" else at, t) for at, t in transitions]
+    assert _check(lagging, notified).ok
+
+
 @pytest.mark.parametrize(
     ("defect", "expected"),
     [
@@ -65,6 +81,7 @@ def _no_gap(transitions, notified):
         (_no_resolve, "did not resolve within 10 s"),
         (_other_venue, "fired for other venues"),
         (_no_gap, "data_gap never fired"),
+        (_gap_before, "data_gap never fired"),
     ],
 )
 def test_each_planted_defect_fails_the_check(defect, expected):
