@@ -110,7 +110,7 @@ def _register_live(commands: argparse._SubParsersAction) -> None:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from mdc.alerts.evaluator import evaluate_stored
+    from mdc.alerts.evaluator import STREAMS, evaluate_stored
 
     rules = load_rules(args.rules)
     start = parse_time(args.start) if args.start else None
@@ -120,7 +120,7 @@ def run_replay(args: argparse.Namespace) -> int:
     out = sys.stdout.buffer
     transitions = 0
     with open_readonly(args) as store:
-        events = _Counted(store.iter_events(start, end))
+        events = _Counted(store.iter_events(start, end, families=STREAMS))
         for transition in evaluate_stored(rules, events, end):
             out.write(orjson.dumps(transition.to_dict()) + b"\n")
             out.flush()

@@ -30,12 +30,13 @@ import orjson
 from alerts.delivery import Delivery, Undeliverable
 from mdc.alerts.config import AlertConfig
 from mdc.alerts.dispatch import Dispatcher, fingerprint
-from mdc.alerts.evaluator import AlertEvaluator, AlertState, Transition
+from mdc.alerts.evaluator import STREAMS, AlertEvaluator, AlertState, Transition
 from mdc.alerts.files import ACTIVE_FILE, ALERTS_DIR, HISTORY_FILE, STATE_FILE
 from mdc.alerts.silences import SilenceFile, silence_dict
 from mdc.store.follow import Follower, Position
 from mdc.store.fs import RealFS
 from mdc.store.projection import append_line, atomic_write
+from mdc.store.streams import StreamFilter
 from mdc.store.wal import WAL
 from serve.streaming.hub import TailSource, open_durable_wal
 
@@ -83,7 +84,7 @@ class AlertFollower:
         self._version, tails = await self._tails.next(self._version)
         self._wal = await asyncio.to_thread(open_durable_wal, self.data_dir, tails)
         position = self._restore()
-        self._follower = Follower(self._wal, position)
+        self._follower = Follower(self._wal, position, StreamFilter(families=STREAMS))
         await self.delivery.start()
 
     def _restore(self) -> Position:

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import statistics
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -25,17 +26,17 @@ from pathlib import Path
 import ray
 from capacity import firehose_process, pace, ray_system_pids, runs_for
 from features_cost import events
-from pipeline import Load, Round, ray_round
+from pipeline import Load, Round, ray_round, round_line
 
 from actors.runtime import init_ray
 from actors.supervisor import _as_future
-from alerts.actor import AlertActor
 from mdc.alerts.config import load_alert_config
 from mdc.alerts.evaluator import evaluate_stored
 from mdc.alerts.rules import Rule, load_rules
 from mdc.store.follow import Position
 
-RULES = Path(__file__).resolve().parents[1] / "alerts.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+RULES = ROOT / "alerts.yaml"
 
 
 def cost(rules: list[Rule], evs: list, rounds: int) -> tuple[float, int]:
@@ -73,6 +74,9 @@ def alert_actor(stats: list[dict]):
     """A `pipeline.Beside`: the alert actor following the round's log from its start, as `mdc
     run --alerts alerts.yaml` runs it; its stats at the end of the window go to `stats`."""
 
+    sys.path.insert(0, str(ROOT))  # `alerts` there is the package; in benchmarks/, this file
+    from alerts.actor import AlertActor
+
     @contextlib.asynccontextmanager
     async def beside(supervisor, pids: dict[str, int]):
         config = load_alert_config(RULES, {})
@@ -83,6 +87,7 @@ def alert_actor(stats: list[dict]):
         try:
             yield
             stats.append(await _as_future(actor.stats.remote()))
+            stats[-1]["stored"] = (await _as_future(supervisor.writer.ping.remote()))["stored"]
         finally:
             await _as_future(actor.stop.remote())
             ray.kill(actor)
@@ -107,9 +112,12 @@ async def collector_rounds(args: argparse.Namespace, base: Path) -> list[tuple[s
                     s = stats[-1]
                     line += (
                         f"; alert actor {result.cores.get('alerts', 0):.2f} cores, "
-                        f"{s['events']:,} events evaluated, lag {s['lag_ns'] / 1e9:.2f} s"
+                        f"{s['events']:,} events read of {s['stored']:,} stored, "
+                        f"lag {s['lag_ns'] / 1e9:.2f} s"
                     )
                 print(line, flush=True)
+                if args.verbose:
+                    print(round_line(index, result), flush=True)
                 rounds.append((mode, result))
     return rounds
 
@@ -134,6 +142,7 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=8.0, help="seconds measured per round")
     parser.add_argument("--tape-seconds", type=float, default=60.0, help="firehose model seconds")
     parser.add_argument("--no-collector", action="store_true", help="only the evaluation cost")
+    parser.add_argument("--verbose", action="store_true", help="cores used by each process")
     args = parser.parse_args()
     evaluation_cost(args)
     if args.no_collector:

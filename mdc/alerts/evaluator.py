@@ -88,13 +88,15 @@ class AlertEvaluator:
         if tick_ns <= 0:
             raise ValueError("tick_ns must be positive")
         self.rules, self.tick_ns = list(rules), tick_ns
-        self._by_stream = {s: [r for r in rules if s in r.streams] for s in _STREAMS}
+        self._by_stream = {s: [r for r in rules if s in r.streams] for s in STREAMS}
         windowed = [r.window_ns for r in rules if "previous_price" in r.condition.fields]
         self._keep_ns = max(windowed, default=0)
         self._venues: dict[str, VenueState] = {}
         self._instruments: dict[tuple[str, str], InstrumentState] = {}
         self._alerts: dict[tuple[str, str, str], Alert] = {}  # rule, venue, symbol ("": venue)
         self._clocked: list[Alert] = []
+        self._routes: dict[tuple[str, str, str], list[Alert]] = {}
+        """(stream, venue, symbol) -> the alerts its events update (alerts are never dropped)."""
         self._scope = Scope()
         self._out: list[Transition] = []
         self._advanced = -1
@@ -164,11 +166,13 @@ class AlertEvaluator:
     def _on_instrument(self, event: Trade | Quote, stream: str) -> None:
         venue, symbol, now = event.venue, event.symbol, event.ts_recv
         instrument = self._instrument(venue, symbol)
-        alerts = [
-            self._alert(rule, venue, symbol, now)
-            for rule in self._by_stream[stream]
-            if rule.wants(venue, symbol)
-        ]
+        alerts = self._routes.get((stream, venue, symbol))
+        if alerts is None:  # the instrument's first event of the stream: its alerts, made once
+            alerts = self._routes[(stream, venue, symbol)] = [
+                self._alert(rule, venue, symbol, now)
+                for rule in self._by_stream[stream]
+                if rule.wants(venue, symbol)
+            ]
         for alert in alerts:
             self._tick(alert, now)
         if stream == "trades":
@@ -270,7 +274,8 @@ class AlertEvaluator:
         )
 
 
-_STREAMS = ("trades", "quotes", "status")
+STREAMS = ("trades", "quotes", "status")
+"""What rules read: the store's stream families of the same names (followers read no others)."""
 
 
 def format_value(value: Value, kind: Kind) -> str:

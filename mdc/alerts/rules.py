@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -48,16 +49,17 @@ class Rule:
     labels: tuple[tuple[str, str], ...] = ()
     annotations: tuple[tuple[str, str], ...] = ()
 
-    @property
+    # cached: the evaluator asks for every event (a frozen dataclass keeps them in __dict__)
+    @cached_property
     def streams(self) -> frozenset[str]:
         return frozenset(FIELDS[name].stream for name in self.condition.fields)
 
-    @property
+    @cached_property
     def per_venue(self) -> bool:
         """Reads only venue fields (provider_status): one alert per venue, no symbol label."""
         return self.streams <= {"status"}
 
-    @property
+    @cached_property
     def clocked(self) -> bool:
         """Changes with time alone: evaluated at every tick, not only on its events."""
         fields = self.condition.fields

@@ -193,12 +193,14 @@ class Store:
         venue: str | None = None,
         symbol: str | None = None,
         types: Collection[str] | None = None,
+        *,
+        families: Collection[str] | None = None,
     ) -> Iterator[Event]:
         """Durable events with start_ns <= ts_recv < end_ns, merged across streams by ts_recv
         (stored order within a stream, ties by stream): a `Follower` from the start, filtered
-        as it reads; `types` are event type names ("trade", ...). What becomes durable once the
-        iteration started is left out."""
-        only = StreamFilter(None, _one(venue), _one(symbol))
+        as it reads; `types` are event type names ("trade", ...); `families` leave the other
+        streams unread. What becomes durable once the iteration started is left out."""
+        only = StreamFilter(families, _one(venue), _one(symbol))
         keep = None
         if start_ns is not None or end_ns is not None or types is not None:
             keep = partial(_within, start_ns, end_ns, types)
