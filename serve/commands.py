@@ -173,9 +173,6 @@ def run(args: argparse.Namespace) -> int:
     if args.max_feature_age <= 0:
         raise ConfigError("--max-feature-age must be a positive number of seconds")
     spec, router = _spec(args)
-    market_data = _market_data(args, spec)
-    if market_data is not None:
-        spec = dataclasses.replace(spec, stream_target=market_data.target)
     scaling = Scaling(args.min_replicas, args.max_replicas, args.target_ongoing)
     scaling.options()
     ensure_port_free(args.host, args.port)
@@ -184,7 +181,14 @@ def run(args: argparse.Namespace) -> int:
         preset_serve_environment(path, args.port)
     init_ray(args.address, args.num_cpus)
     options = ServeOptions(path, scaling, environment_preset=args.address is None)
+    market_data = None
     try:
+        # Only once Ray has started its processes: a fork of this process after the gRPC server
+        # accepted connections can close their sockets (gRPC's fork support), and a client of
+        # a starting `mdc serve` got "UNAVAILABLE: Stream removed (Socket closed)" in CI.
+        market_data = _market_data(args, spec)
+        if market_data is not None:
+            spec = dataclasses.replace(spec, stream_target=market_data.target)
         served = start_serve(spec, args.host, args.port, options)
         split = router.split
         print(
