@@ -22,11 +22,16 @@ from mdc.store.follow import Position
 from serve.streaming.tails import WriterTails
 
 STATS_EVERY_S = 1.0
+ALERT_NICENESS = 19
 
 
 @ray.remote(num_cpus=0, max_restarts=0)
 class AlertActor:
     def __init__(self, data_dir: str, config: AlertConfig, writer: object, start: bytes) -> None:
+        # Below the collector's actors (Ray starts workers at nice 15): with the CPU saturated,
+        # collection keeps it and alerting lags (mdc_alert_evaluation_lag_seconds says by how
+        # much) instead of slowing what is stored (benchmarks/alerts.py measures both).
+        os.setpriority(os.PRIO_PROCESS, 0, ALERT_NICENESS)
         self._data_dir = data_dir
         self._writer = writer
         tails = WriterTails(lambda: self._writer)

@@ -70,18 +70,26 @@ def evaluation_cost(args: argparse.Namespace) -> None:
 VENUES = ("binance", "coinbase", "kraken", "alpaca")
 
 
-def alert_actor(stats: list[dict]):
-    """A `pipeline.Beside`: the alert actor following the round's log from its start, as `mdc
-    run --alerts alerts.yaml` runs it; its stats at the end of the window go to `stats`."""
-
+async def ready_alert_actor(data_dir: str):
+    """The alert actor of `mdc run --alerts alerts.yaml` for a round's store, its process up
+    before the round starts (a worker started mid-round, under saturation, took long enough to
+    shorten the tapes that round measured)."""
     sys.path.insert(0, str(ROOT))  # `alerts` there is the package; in benchmarks/, this file
     from alerts.actor import AlertActor
 
+    start = Position.of({}).to_bytes()
+    actor = AlertActor.remote(data_dir, load_alert_config(RULES, {}), None, start)
+    await _as_future(actor.pid.remote())
+    return actor
+
+
+def following(actor, stats: list[dict]):
+    """A `pipeline.Beside`: `actor` follows the round's log from its start; its stats at the
+    end of the window go to `stats`."""
+
     @contextlib.asynccontextmanager
     async def beside(supervisor, pids: dict[str, int]):
-        config = load_alert_config(RULES, {})
-        start = Position.of({}).to_bytes()
-        actor = AlertActor.remote(supervisor.data_dir, config, supervisor.writer, start)
+        await _as_future(actor.set_writer.remote(supervisor.writer))
         await _as_future(actor.start.remote())
         pids["alerts"] = await _as_future(actor.pid.remote())
         try:
@@ -104,8 +112,8 @@ async def collector_rounds(args: argparse.Namespace, base: Path) -> list[tuple[s
             for mode in ("off", "on") if index % 2 == 0 else ("on", "off"):
                 pids = {"firehose": firehose_pid, "driver": os.getpid()} | ray_system_pids()
                 pace(tapes, dict.fromkeys(load.venues, 0.0))
-                beside = alert_actor(stats) if mode == "on" else None
                 data = str(base / f"{index}-{mode}")
+                beside = following(await ready_alert_actor(data), stats) if mode == "on" else None
                 result = await ray_round(runs_for(load, tapes), data, pids, args, beside)
                 line = f"  alerting {mode:3}: {result.events_per_s:9,.0f} stored ev/s"
                 if mode == "on":
