@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -288,10 +289,13 @@ async def _endpoints(config, args: argparse.Namespace, stop: StopSignal) -> Asyn
 def _write_simulator_file(sim, path: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     venues = {name: {"ws": u.ws, "http": u.http} for name, u in sim.urls.items()}
+    from mdc.simulator.control import LINK_REQUEST_KEYS, MARKET_FAULTS
+    from mdc.simulator.faults import FaultConfig
+
+    link = [f.name for f in dataclasses.fields(FaultConfig)] + list(LINK_REQUEST_KEYS)
     controls = {
-        "faults": "POST {http}/_sim/faults {drop, duplicate, reorder, corrupt, close, stall_s}",
-        "market": "POST {http}/_sim/market {symbol, jump_pct, halt_trades_s, cross_quotes_s, "
-        "refuse_s}",
+        "faults": f"POST {{http}}/_sim/faults {{{', '.join(link)}}}",
+        "market": f"POST {{http}}/_sim/market {{{', '.join(('symbol', *MARKET_FAULTS))}}}",
     }
     with open(path + ".tmp", "w") as f:
         json.dump({"venues": venues, "controls": controls}, f, indent=1)

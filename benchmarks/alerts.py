@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import statistics
 import sys
@@ -70,15 +71,20 @@ def evaluation_cost(args: argparse.Namespace) -> None:
 VENUES = ("binance", "coinbase", "kraken", "alpaca")
 
 
+@functools.cache
+def _alert_actor_class():
+    sys.path.insert(0, str(ROOT))  # `alerts` there is the package; in benchmarks/, this file
+    from alerts.actor import AlertActor
+
+    return AlertActor
+
+
 async def ready_alert_actor(data_dir: str):
     """The alert actor of `mdc run --alerts alerts.yaml` for a round's store, its process up
     before the round starts (a worker started mid-round, under saturation, took long enough to
     shorten the tapes that round measured)."""
-    sys.path.insert(0, str(ROOT))  # `alerts` there is the package; in benchmarks/, this file
-    from alerts.actor import AlertActor
-
     start = Position.of({}).to_bytes()
-    actor = AlertActor.remote(data_dir, load_alert_config(RULES, {}), None, start)
+    actor = _alert_actor_class().remote(data_dir, load_alert_config(RULES, {}), None, start)
     await _as_future(actor.pid.remote())
     return actor
 

@@ -126,13 +126,12 @@ def run_list(args: argparse.Namespace) -> int:
     where = _filter(args)
     if not os.path.isdir(os.path.join(_data_dir(args), "dlq")):
         print("no entries (no dead letter queue yet)", file=sys.stderr)
-        _mention_undelivered_notifications(_data_dir(args))
-        return 0
-    with _open(args) as dlq:
-        entries = dlq.list(where, args.limit)
-    for entry in entries:
-        print(_summary(entry))
-    print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}", file=sys.stderr)
+    else:
+        with _open(args) as dlq:
+            entries = dlq.list(where, args.limit)
+        for entry in entries:
+            print(_summary(entry))
+        print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}", file=sys.stderr)
     _mention_undelivered_notifications(_data_dir(args))
     return 0
 

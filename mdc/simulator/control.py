@@ -31,6 +31,8 @@ _encoder = msgspec.json.Encoder(decimal_format="string")
 
 
 MARKET_FAULTS = ("jump_pct", "halt_trades_s", "cross_quotes_s", "refuse_s")
+LINK_REQUEST_KEYS = ("stall_s", "close_now", "connection")
+"""What `/_sim/faults` takes besides the link's fault probabilities."""
 
 
 class ControlRequestError(CollectorError):

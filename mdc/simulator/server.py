@@ -269,9 +269,6 @@ class Simulator:
     def stall(self, venue: str, seconds: float, connection: int | None = None) -> list[int]:
         return self.servers[venue].control.stall(seconds, connection)
 
-    def market(self, venue: str, symbol: str | None = None, **faults: float) -> list[str]:
-        return self.servers[venue].control.market(faults, symbol)
-
 
 @dataclass(slots=True)
 class FirehoseStats:
