@@ -17,7 +17,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from actors.sidefiles import SideFile
-from mdc.errors import ConfigError
+from mdc.errors import CollectorError, ConfigError
 from mdc.store.cliargs import add_data_dir, default_data_dir
 
 if TYPE_CHECKING:
@@ -68,7 +68,8 @@ def register_run(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--local",
         action="store_true",
-        help="run everything in this process without Ray (debugging, baseline)",
+        help="run everything in this process without Ray (debugging, baseline, a light "
+        "primary for replication); gRPC market data and replication are served too",
     )
     parser.add_argument(
         "--venues", default=None, help="comma-separated subset of the configured venues"
@@ -200,6 +201,7 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("--duration must be a positive number of seconds")
     # Before Ray starts: a bad config is refused at once, not after the cluster came up.
     config = load_config(args.config, data_dir=args.data_dir, venues=args.venues)
+    _refuse_follower(config.data_dir)
     args.alert_config = None
     if args.alerts:
         from mdc.alerts.config import load_alert_config
@@ -219,6 +221,18 @@ def _run(args: argparse.Namespace) -> int:
             preset_serve_environment(ServePath.chosen(args.api_proxy), args.api_port)
         init_ray(args.address, args.num_cpus)
     return asyncio.run(_collect(args, config))
+
+
+def _refuse_follower(data_dir: str) -> None:
+    """A follower's log is its primary's: writing to it would fork it (fencing)."""
+    from mdc.replication.epochs import ReplicationState, Role
+
+    state = ReplicationState.load(data_dir)
+    if state.role is Role.FOLLOWER:
+        raise ConfigError(
+            f"{data_dir} is a follower of {state.primary} (epoch {state.epoch}): collecting "
+            f"into it would fork its log; promote it first (mdc promote --data-dir {data_dir})"
+        )
 
 
 async def _collect(args: argparse.Namespace, config: CollectorConfig) -> int:
@@ -338,13 +352,37 @@ def _dump_truth(sim, venues: list[str], truth_dir: str, stopped_ns: int) -> None
 async def _local(runs, config: CollectorConfig, stop: asyncio.Event, args, panel_type) -> None:
     from actors.local import LocalPipeline
     from mdc.store import Store
+    from serve.streaming.tails import LocalTails
 
     data_dir = config.data_dir
     with Store.open(data_dir) as store:
-        pipeline = LocalPipeline(runs, store)
+        tails = LocalTails(store.wal)
+        pipeline = LocalPipeline(runs, store, on_stored=tails.grew)
         panel = panel_type(pipeline.rows, data_dir)
-        with panel.live():
-            await asyncio.gather(pipeline.run(stop), panel.refresh_until(stop))
+        async with _local_grpc(data_dir, args, config, tails):
+            with panel.live():
+                await asyncio.gather(pipeline.run(stop), panel.refresh_until(stop))
+
+
+@contextlib.asynccontextmanager
+async def _local_grpc(data_dir: str, args, config: CollectorConfig, tails) -> AsyncIterator[None]:
+    """`mdc run --local`'s gRPC server (market data and replication) on this event loop."""
+    if args.no_grpc:
+        yield
+        return
+    from serve.streaming.grpc_server import MarketDataServer
+
+    venues = [v.name for v in config.venues]
+    server = MarketDataServer(data_dir, tails, _keys(data_dir, args, config), venues)
+    try:
+        bound = await server.start(args.grpc_host, args.grpc_port)
+    except CollectorError as exc:
+        raise ConfigError(f"{exc} (choose --grpc-port, or --no-grpc)") from exc
+    print(f"mdc run: gRPC market data and replication on {bound.target}", file=sys.stderr)
+    try:
+        yield
+    finally:
+        await server.stop()
 
 
 async def _on_ray(runs, config: CollectorConfig, stop: asyncio.Event, args, panel_type) -> None:

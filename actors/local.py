@@ -63,10 +63,13 @@ class LocalPipeline:
         queue_batches: int = 1000,
         max_batch_events: int = 5000,
         features: FeatureConfig | None = None,
+        on_stored: Callable[[], None] | None = None,
     ) -> None:
         """`features`: live features too, as the actor runtime computes them (for a like-for-like
-        baseline); nothing reads them here."""
+        baseline); nothing reads them here. `on_stored`: called after each commit (followers
+        of the log learn that it grew)."""
         self.store = store
+        self._on_stored = on_stored
         self.features = FeatureTracker(features) if features is not None else None
         self._rng = random.Random()
         self.queue: asyncio.Queue[list[Event]] = asyncio.Queue(maxsize=queue_batches)
@@ -171,4 +174,6 @@ class LocalPipeline:
             self.stats.stored += result.stored
             self.stats.duplicates += result.duplicates
             self.stats.commits += 1
+            if self._on_stored is not None:
+                self._on_stored()
             return

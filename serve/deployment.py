@@ -246,6 +246,23 @@ class ServeOptions:
     """Ray was started after `preset_serve_environment` (same path and port)."""
 
 
+def app_builder(args: dict[str, str]) -> serve.Application:
+    """The prediction API as a Serve config file names it (`import_path:
+    serve.deployment:app_builder`, KubeRay's RayService): keys from the replica's environment
+    ($MDC_API_KEYS, $MDC_API_KEY_HASHES: from a Secret), models from `models_dir`, the live
+    stream relayed from the collector's gRPC at `stream_target`. A key ring that would refuse
+    everything is an error here, not a silent 403 later."""
+    keys = KeyRing.from_env(os.environ)
+    if not len(keys):
+        raise ConfigError("no API keys: set MDC_API_KEYS or MDC_API_KEY_HASHES (from a Secret)")
+    spec = ServeSpec(
+        keys,
+        models_dir=args.get("models_dir", DEFAULT_MODELS_DIR),
+        stream_target=args.get("stream_target"),
+    )
+    return PredictionIngress.bind(spec)
+
+
 def start_serve(
     spec: ServeSpec,
     host: str = "127.0.0.1",

@@ -101,7 +101,7 @@ class Position:
             raise BadPosition(f"not a position: {exc}") from exc
         if version != _FORMAT:
             raise BadPosition(f"position format {version} is not {_FORMAT}")
-        return cls.of({_stream(name): seq for name, seq in seqs.items()})
+        return cls.of({stream_named(name): seq for name, seq in seqs.items()})
 
     def token(self) -> str:
         return base64.urlsafe_b64encode(self.to_bytes()).rstrip(b"=").decode("ascii")
@@ -115,7 +115,7 @@ class Position:
         return cls.from_bytes(data)
 
 
-def _stream(dirname: str) -> Stream:
+def stream_named(dirname: str) -> Stream:
     """The stream a position names, checked: a dirname of three parts with a known family."""
     stream = Stream.from_dirname(dirname) if dirname.count("+") == 2 else None
     if stream is None or stream.family not in FAMILIES:

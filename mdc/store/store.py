@@ -27,7 +27,7 @@ from mdc.store.checkpoints import (
 from mdc.store.damage import SegmentReport
 from mdc.store.encoded import EncodedBatch
 from mdc.store.errors import StoreNotFound, UnstorableEvent
-from mdc.store.follow import Follower, Position
+from mdc.store.follow import Follower, FollowerState, Position
 from mdc.store.fs import FileSystem, RealFS
 from mdc.store.jsonl import JsonlProjection
 from mdc.store.parquet import ParquetProjection
@@ -59,6 +59,11 @@ _OTHERS = tuple(
 )
 """Any other event (a trades stream holds its Gaps too), recognised by its tag alone."""
 _TRADE_IDS = msgspec.msgpack.Decoder(Union[_TradeIds, *_OTHERS])
+
+REPLICA_CURSOR_PREFIX = "replica-"
+"""`DATA_DIR/followers/replica-<name>.pos`: a follower store's acknowledged position."""
+REPLICA_HOLD_NS = 24 * 3600 * 10**9
+"""Retention keeps what a lagging follower needs for this long at most (a day)."""
 
 # Events `iter_events` takes from its follower at a time: few, as the GC scans what is held.
 REPLAY_BATCH = 512
@@ -216,12 +221,25 @@ class Store:
             self.checkpoints.refresh(self.wal)
 
     def apply_retention(
-        self, now_ns: int, *, max_age_ns: int | None = None, max_bytes: int | None = None
+        self,
+        now_ns: int,
+        *,
+        max_age_ns: int | None = None,
+        max_bytes: int | None = None,
+        replica_hold_ns: int = REPLICA_HOLD_NS,
     ) -> list[str]:
         """Remove sealed WAL segments that every projection has consumed: those older than
         `max_age_ns`, then the oldest while the WAL is larger than `max_bytes`. The data lives
-        on in the projections; a rebuild from the WAL then covers only what remains."""
+        on in the projections; a rebuild from the WAL then covers only what remains.
+        Followers in other regions (their saved cursors) hold the segments they still need,
+        but only those written in the last `replica_hold_ns`: a follower further behind
+        re-bootstraps rather than fill this disk (PostgreSQL's max_slot_wal_keep_size)."""
         consumed = self._consumed()
+        for stream, seq in self._replicas_consumed().items():
+            written = self.wal.written_ns(stream, seq)
+            held = written is not None and written >= now_ns - replica_hold_ns
+            if held and seq < consumed.get(stream, 0):
+                consumed[stream] = seq
         removed: list[str] = []
         for stream in self.wal.streams():
             if max_age_ns is not None:
@@ -255,6 +273,18 @@ class Store:
             if stream.family == "book":
                 marks.append(ckpts.get(stream, 0))
             out[stream] = min(marks)
+        return out
+
+    def _replicas_consumed(self) -> dict[Stream, int]:
+        """Per stream, the lowest position a follower in another region has acknowledged."""
+        folder = os.path.join(self.data_dir, "followers")
+        names = os.listdir(folder) if os.path.isdir(folder) else []
+        out: dict[Stream, int] = {}
+        for name in names:
+            if name.startswith(REPLICA_CURSOR_PREFIX) and name.endswith(".pos"):
+                held = FollowerState(os.path.join(folder, name)).load(Position.start()).as_dict()
+                for stream in self.wal.streams():  # a stream it does not name: at 0
+                    out[stream] = min(held.get(stream, 0), out.get(stream, held.get(stream, 0)))
         return out
 
     def _states(self) -> dict[str, ProjectionState]:

@@ -497,9 +497,19 @@ class WAL:
     def _read_segment(
         self, log: _Log, index: int, start: int, stop: int, decoder: msgspec.msgpack.Decoder
     ) -> Iterator[tuple[int, Any]]:
-        """Frames before `start` are CRC-checked and counted but not decoded. Unreadable bytes
-        are skipped (as a repair would remove them) and noted once, like a segment that ends
-        before `stop` (a hole, or a missing segment after it)."""
+        """The events of the segment's frames holding seqs start..stop (see `_segment_frames`)."""
+        for seq, frame in self._segment_frames(log, index, start, stop):
+            items = decoder.decode(frame.payload)
+            for i in range(max(start - seq, 0), min(stop - seq, frame.count)):
+                yield seq + i, items[i]
+
+    def _segment_frames(
+        self, log: _Log, index: int, start: int, stop: int
+    ) -> Iterator[tuple[int, records.Frame]]:
+        """(first seq, frame) of the segment's frames holding seqs start..stop. Frames before
+        `start` are CRC-checked and counted but not yielded. Unreadable bytes are skipped (as a
+        repair would remove them) and noted once, like a segment that ends before `stop` (a
+        hole, or a missing segment after it)."""
         seq, offset = log.segments[index], 0
         resume = log.resume
         if resume is not None and resume.segment == seq and resume.seq <= start:
@@ -510,15 +520,121 @@ class WAL:
                     self._note(log, index)
                     continue
                 if seq + item.count > start:
-                    items = decoder.decode(item.payload)
-                    for i in range(max(start - seq, 0), min(stop - seq, item.count)):
-                        yield seq + i, items[i]
+                    yield seq, item
                 seq += item.count
                 if seq >= stop:
-                    end = item.offset + records.HEADER.size + len(item.payload)
-                    log.resume = _Resume(log.segments[index], seq, end)
+                    log.resume = _Resume(log.segments[index], seq, item.end)
                     return
         self._note(log, index)
+
+    # -- replication ------------------------------------------------------------------------
+
+    def read_frames(
+        self, stream: Stream, start: int, stop: int | None = None
+    ) -> Iterator[tuple[int, int, bytes]]:
+        """(first seq, event count, whole frame) of the durable records holding seqs
+        start..stop, in order: what a primary ships to its followers (the first may begin
+        before `start`)."""
+        log = self._logs.get(stream)
+        if log is None:
+            return
+        stop = log.end if stop is None else min(stop, log.end)
+        for i, first in enumerate(log.segments):
+            nxt = log.segments[i + 1] if i + 1 < len(log.segments) else stop
+            if nxt <= start or first >= stop:
+                continue
+            for seq, frame in self._segment_frames(log, i, max(start, first), min(stop, nxt)):
+                yield seq, frame.count, records.encode(frame.payload)
+
+    def next_seq(self, stream: Stream) -> int:
+        """Where the stream's next appended event goes (durable end plus what is pending)."""
+        log = self._logs.get(stream)
+        return 0 if log is None else log.end + log.pending_events
+
+    def append_frame(self, stream: Stream, seq: int, frame: bytes, count: int) -> None:
+        """A replica's append: a primary's record (checked by the caller), stored as it came, at
+        the seq the primary gave it; nothing is deduplicated (the primary did that). A record
+        past the stream's end starts a new segment there: the primary holds nothing in between
+        (a known hole, or what its retention removed)."""
+        if self.readonly:
+            raise StorageError("the store is open read-only")
+        log = self._logs.get(stream) or self._new_log(stream)
+        end = log.end + log.pending_events
+        if seq < end or (seq > end and log.pending):
+            raise LocalMisuse(f"{stream}: a record at {seq} cannot follow {end} (pending or held)")
+        if seq > end:
+            if log.fd is not None:
+                self.fs.close(log.fd)
+                log.fd = None
+            log.end = seq
+            self._start_segment(log)
+        log.pending.append(frame)
+        log.pending_bytes += len(frame)
+        log.pending_events += count
+        self.pending_bytes += len(frame)
+
+    def cut(self, stream: Stream, seq: int) -> list[bytes]:
+        """Remove the stream's records from `seq` on and return them as frames (the caller keeps
+        them aside): a demoted primary's records that the new primary never had. The followers
+        (projections) forget them first. A record holding seqs on both sides is split."""
+        if self.readonly:
+            raise StorageError("the store is open read-only")
+        log = self._logs.get(stream)
+        if log is None or seq >= log.end:
+            return []
+        if log.pending:
+            raise LocalMisuse(f"{stream}: commit before cutting the log")
+        self._forget(stream, seq)
+        if log.fd is not None:
+            self.fs.close(log.fd)
+            log.fd = None
+        log.resume = None
+        removed: list[bytes] = []
+        while log.segments and log.segments[-1] >= seq:
+            path = log.segment_path(log.segments.pop())
+            removed[:0] = self._frames_in(path)
+            self.fs.remove(path)
+        log.size = self._cut_segment(log, seq, removed) if log.segments else 0
+        self.fs.fsync_dir(log.path)
+        log.end = seq
+        self._rebuild_dedup(log)
+        return removed
+
+    def _frames_in(self, path: str) -> list[bytes]:
+        with self.fs.open_read(path) as f:
+            return [
+                records.encode(i.payload) for i in records.walk(f) if isinstance(i, records.Frame)
+            ]
+
+    def _cut_segment(self, log: _Log, seq: int, removed: list[bytes]) -> int:
+        """Truncate the newest segment before `seq`, putting what was cut (as frames) in front
+        of `removed`; returns the segment's new size."""
+        path = log.segment_path(log.segments[-1])
+        at, offset, kept, cut_off = log.segments[-1], None, [], []
+        with self.fs.open_read(path) as f:
+            for item in records.walk(f):
+                if not isinstance(item, records.Frame):
+                    continue
+                if offset is None and at + item.count > seq:
+                    offset = item.offset
+                    items = _PAYLOADS.decode(item.payload)
+                    kept = records.encode_frames(items[: seq - at]) if seq > at else []
+                    cut_off += records.encode_frames(items[max(seq - at, 0) :])
+                elif offset is not None:
+                    cut_off.append(records.encode(item.payload))
+                at += item.count
+        removed[:0] = cut_off
+        if offset is None:
+            return self.fs.size(path)
+        fd = self.fs.open_append(path)
+        try:
+            self.fs.truncate(fd, offset)
+            for frame in kept:
+                self.fs.write(fd, frame)
+            self.fs.fsync(fd)
+        finally:
+            self.fs.close(fd)
+        return offset + sum(map(len, kept))
 
     def _note(self, log: _Log, index: int) -> None:
         if log.segment_path(log.segments[index]) not in self._seen:
@@ -588,6 +704,14 @@ class WAL:
         if removed:
             self.fs.fsync_dir(log.path)
         return removed
+
+    def written_ns(self, stream: Stream, seq: int) -> int | None:
+        """When the segment holding `seq` was last written (None: the log holds no such seq)."""
+        log = self._logs.get(stream)
+        index = bisect.bisect_right(log.segments, seq) - 1 if log else -1
+        if log is None or index < 0 or seq >= log.end:
+            return None
+        return self.fs.mtime_ns(log.segment_path(log.segments[index]))
 
     def segment_sizes(self, stream: Stream) -> list[tuple[str, int]]:
         log = self._logs[stream]

@@ -40,6 +40,8 @@ from mdc.errors import CollectorError
 from mdc.store.errors import StoreNotFound
 from mdc.v1 import market_data_pb2 as pb
 from serve.auth import AuthResult, KeyRing, presented_key
+from serve.replication.server import SERVICE as REPLICATION
+from serve.replication.server import ReplicationService
 from serve.streaming.hub import OUTBOX_CAPACITY, Hub, TailSource
 from serve.streaming.store_calls import StoreCalls
 
@@ -154,7 +156,7 @@ class MarketDataService:
             yield message
 
     async def _stream(self, context, build: Callable[[], Subscription]) -> AsyncIterator[bytes]:
-        await self._authorize(context)
+        await self.authorize(context)
         try:
             sub = build()
             async with self._hub.attach(sub) as feed:
@@ -189,7 +191,7 @@ class MarketDataService:
     async def get_historical_bars(
         self, request: pb.HistoricalBarsRequest, context
     ) -> AsyncIterator[bytes]:
-        await self._authorize(context)
+        await self.authorize(context)
         try:
             chunks = await self._store.bars(request)
         except BadSubscription as exc:
@@ -200,7 +202,7 @@ class MarketDataService:
             yield chunk
 
     async def get_book(self, request: pb.BookRequest, context) -> pb.Book:
-        await self._authorize(context)
+        await self.authorize(context)
         try:
             return await self._store.book(request)
         except BadSubscription as exc:
@@ -209,7 +211,7 @@ class MarketDataService:
             await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
         raise AssertionError("abort raises")
 
-    async def _authorize(self, context) -> None:
+    async def authorize(self, context) -> None:
         metadata = dict(context.invocation_metadata())
         result = self._keys.check(
             presented_key(metadata.get("x-api-key"), metadata.get("authorization"))
@@ -243,17 +245,19 @@ class MarketDataService:
 class StreamServer:
     """The grpc.aio server: the service, health and reflection, on `host:port`."""
 
-    def __init__(self, service: MarketDataService) -> None:
+    def __init__(self, service: MarketDataService, replication: ReplicationService) -> None:
         self._service = service
+        self._replication = replication
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
 
     async def start(self, host: str, port: int) -> Bound:
         server = grpc.aio.server(maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS, options=KEEPALIVE)
-        server.add_generic_rpc_handlers((self._service.handler(),))
+        server.add_generic_rpc_handlers((self._service.handler(), self._replication.handler()))
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         names = (
             SERVICE,
+            REPLICATION,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         )
@@ -289,7 +293,9 @@ class MarketDataServer:
         capacity: int = OUTBOX_CAPACITY,
     ) -> None:
         self.hub = Hub(data_dir, tails, capacity)
-        self._server = StreamServer(MarketDataService(self.hub, StoreCalls(data_dir), keys, venues))
+        service = MarketDataService(self.hub, StoreCalls(data_dir), keys, venues)
+        replication = ReplicationService(data_dir, self.hub, service.authorize)
+        self._server = StreamServer(service, replication)
         self._follower: asyncio.Task | None = None
 
     async def start(self, host: str, port: int) -> Bound:

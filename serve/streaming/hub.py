@@ -164,6 +164,7 @@ class Hub:
         self._follower: Follower | None = None
         self._tails: dict[Stream, Tail] = {}
         self._version = -1
+        self._grew = asyncio.Event()
         self.delivered = 0
 
     # -- the shared follower ----------------------------------------------------------------
@@ -174,6 +175,20 @@ class Hub:
         self._wal = await asyncio.to_thread(self._open_wal)
         ends = {s: t.end for s, t in self._tails.items()}
         self._follower = Follower(self._wal, Position.of(ends))
+
+    @property
+    def tails(self) -> tuple[int, dict[Stream, Tail]]:
+        """The durable tails the hub follows, and their version."""
+        return self._version, self._tails
+
+    async def tails_after(self, version: int, timeout_s: float) -> tuple[int, dict[Stream, Tail]]:
+        """The tails once their version moved past `version`, or as they are after `timeout_s`:
+        what other followers of the same log (replication) wait on, without polling the
+        writer again."""
+        if version == self._version:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._grew.wait(), timeout_s)
+        return self.tails
 
     def _open_wal(self) -> WAL:
         return open_durable_wal(self.data_dir, self._tails)
@@ -189,6 +204,8 @@ class Hub:
                 if version != self._version:
                     self._version, self._tails = version, tails
                     self._wal.follow(tails)
+                    self._grew.set()
+                    self._grew = asyncio.Event()
         finally:
             flusher.cancel()
 

@@ -1,13 +1,15 @@
 """Where a hub learns how far the log is durable (`hub.TailSource`).
 
 `WriterTails`: beside a running collector, long polls of the writer actor, which answers as soon
-as a commit (fsync) acknowledged more: exact, and fast. `StoreTails`: a store with no collector
+as a commit (fsync) acknowledged more: exact, and fast. `LocalTails`: the store this process
+writes (`mdc run --local`), told after each commit. `StoreTails`: a store with no collector
 (`mdc serve`), read again every so often; what it sees is what is on disk then.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 from collections.abc import Callable
@@ -43,6 +45,31 @@ class WriterTails:
                 attempt += 1
                 continue
             return version, {Stream.from_dirname(name): Tail(*t) for name, t in tails.items()}
+
+
+class LocalTails:
+    """The tails of a WAL this event loop commits to: `grew()` after each commit (on the loop's
+    thread, between commits, so the WAL is read while nothing writes it)."""
+
+    def __init__(self, wal: WAL) -> None:
+        self._wal = wal
+        self._version = 0
+        self._tails = wal.tails()
+        self._grown = asyncio.Event()
+
+    def grew(self) -> None:
+        tails = self._wal.tails()
+        if tails != self._tails:
+            self._version += 1
+            self._tails = tails
+            self._grown.set()
+            self._grown = asyncio.Event()
+
+    async def next(self, since: int) -> tuple[int, dict[Stream, Tail]]:
+        if since == self._version:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._grown.wait(), POLL_WAIT_S)
+        return self._version, dict(self._tails)
 
 
 class StoreTails:

@@ -1,5 +1,6 @@
 """Run as a script (its own Ray cluster cannot share a process with the test session's Ray):
-head + 2 worker nodes on this machine; the node hosting the provider is removed mid-stream.
+head + 2 worker nodes on this machine, two venues; where the writer and the providers were placed
+is recorded, then the node hosting binance's provider is removed mid-stream.
 Prints one JSON line with what happened and the verify report's verdict."""
 
 import asyncio
@@ -13,11 +14,14 @@ from ray.cluster_utils import Cluster
 
 from actors.runtime import RAY_ENV_DEFAULTS
 from actors.supervisor import PROVIDER_RESOURCE, WRITER_RESOURCE
+from chaos.faults.rayops import node_id
 from mdc.supervision import ChildState
 from tests.integration.collector import collect, wait_until
 
 RESULT_PREFIX = "MDC-RESULT "
 """Ray's own logs share stdout; the result is the line with this prefix."""
+VENUES = ("binance", "coinbase")
+"""Two providers for two worker nodes: enough to see them spread."""
 FAST_HEALTH = {
     "health_check_period_ms": 500,
     "health_check_failure_threshold": 3,
@@ -37,13 +41,21 @@ def main() -> int:
     )
     workers = [cluster.add_node(num_cpus=1, resources={PROVIDER_RESOURCE: 4}) for _ in range(2)]
     ray.init(address=cluster.address, log_to_driver=False)
-    seen: dict = {}
+    seen: dict = {
+        "head": cluster.head_node.node_id,
+        "workers": [w.node_id for w in workers],
+    }
 
     async def scenario(supervisor, sim) -> None:
+        nodes: dict[str, str] = {}
+        for venue in VENUES:
+            handle = supervisor.children[f"provider:{venue}"].handle
+            nodes[venue] = (await asyncio.wrap_future(handle.ping.remote().future()))["node"]
+        seen["providers_before"] = nodes
+        # The writer's ping names no node: asked inside its process, in a thread (ray.get).
+        seen["writer"] = await asyncio.to_thread(node_id, supervisor.writer)
         provider = supervisor.children["provider:binance"]
-        before = await asyncio.wrap_future(provider.handle.ping.remote().future())
-        seen["node_before"] = before["node"]
-        victim = next(w for w in workers if w.node_id == before["node"])
+        victim = next(w for w in workers if w.node_id == nodes["binance"])
         cluster.remove_node(victim, allow_graceful=False)
 
         async def moved() -> bool:
@@ -51,12 +63,12 @@ def main() -> int:
                 return False
             ping = await asyncio.wrap_future(provider.handle.ping.remote().future())
             seen["node_after"] = ping["node"]
-            return ping["node"] != before["node"]
+            return ping["node"] != nodes["binance"]
 
         await wait_until(moved, 45, "the provider running on another node")
 
     with tempfile.TemporaryDirectory() as tmp:
-        result = asyncio.run(collect(Path(tmp), ("binance",), scenario))
+        result = asyncio.run(collect(Path(tmp), VENUES, scenario))
     seen |= {
         "ok": result.report.ok,
         "report": result.report.lines(),

@@ -24,6 +24,9 @@ def test_committed_stubs_match_the_proto(tmp_path):
         "mdc/v1/market_data_pb2.py",
         "mdc/v1/market_data_pb2.pyi",
         "mdc/v1/market_data_pb2_grpc.py",
+        "mdc/v1/replication_pb2.py",
+        "mdc/v1/replication_pb2.pyi",
+        "mdc/v1/replication_pb2_grpc.py",
     ]
     for rel in made:
         assert (ROOT / rel).read_bytes() == (tmp_path / rel).read_bytes(), f"{rel} is stale"

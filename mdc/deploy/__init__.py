@@ -1,0 +1,1 @@
+"""Kubernetes deployment: typed values, the KubeRay renderer and offline validation."""

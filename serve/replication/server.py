@@ -1,0 +1,197 @@
+"""`mdc.v1.ReplicationService` on the collector's gRPC server: a primary's durable log, record
+for record, to followers in other regions.
+
+A follower's stream starts with a chunk carrying the primary's epoch, history and origin and no
+records (the follower checks its epoch and cuts what diverged before anything is applied), then
+the records from the follower's ends on, at most CHUNK_BYTES a chunk, then live: the service
+waits on the hub's durable tails (no extra poll of the writer) and sends a heartbeat chunk with
+its ends every HEARTBEAT_S while idle. The follower's acks are saved as its cursor
+(`DATA_DIR/followers/replica-<name>.pos`), which retention honours up to its cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+
+import grpc
+
+from mdc.replication.epochs import ReplicationState, Role, check_follower
+from mdc.store.follow import BadPosition, FollowerState, Position, stream_named
+from mdc.store.store import REPLICA_CURSOR_PREFIX
+from mdc.store.streams import Stream
+from mdc.store.wal import WAL
+from mdc.v1 import replication_pb2 as pb
+from serve.streaming.hub import Hub, open_durable_wal
+
+log = logging.getLogger(__name__)
+
+SERVICE = "mdc.v1.ReplicationService"
+CHUNK_BYTES = 1 << 20
+STREAM_SHARE = CHUNK_BYTES // 4
+"""One stream's bytes in a chunk at most while others have some too: a busy stream does not
+starve the rest."""
+HEARTBEAT_S = 1.0
+CURSOR_EVERY_S = 1.0
+"""How often a follower's acknowledged ends are saved (an atomic file write each)."""
+
+
+def dirnames(ends: Mapping[Stream, int]) -> dict[str, int]:
+    return {s.dirname: seq for s, seq in ends.items()}
+
+
+class ReplicationService:
+    def __init__(
+        self, data_dir: str, hub: Hub, authorize: Callable[[object], Awaitable[None]]
+    ) -> None:
+        self._data_dir = data_dir
+        self._hub = hub
+        self._authorize = authorize
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        method = grpc.stream_stream_rpc_method_handler(
+            self.follow_log,
+            request_deserializer=pb.FollowMessage.FromString,
+            response_serializer=pb.LogChunk.SerializeToString,
+        )
+        return grpc.method_handlers_generic_handler(SERVICE, {"FollowLog": method})
+
+    async def follow_log(self, requests, context) -> AsyncIterator[pb.LogChunk]:
+        await self._authorize(context)
+        hello = await _hello(requests, context)
+        state = ReplicationState.load(self._data_dir)
+        await _check_roles(state, hello, context)
+        version, tails = self._hub.tails
+        wal = await asyncio.to_thread(open_durable_wal, self._data_dir, tails)
+        acks: asyncio.Future | None = None
+        try:
+            yield _first_chunk(state, wal)
+            cursor = await _start(wal, hello, context)
+            acks = asyncio.ensure_future(self._take_acks(requests, hello))
+            while True:
+                records = await asyncio.to_thread(_read, wal, cursor)
+                yield pb.LogChunk(
+                    epoch=state.epoch,
+                    records=records,
+                    ends=dirnames(wal.positions()),
+                    sent_ns=time.time_ns(),
+                )
+                if records:
+                    version, tails = self._hub.tails
+                else:
+                    version, tails = await self._hub.tails_after(version, HEARTBEAT_S)
+                wal.follow(tails)
+        finally:
+            if acks is not None:
+                acks.cancel()
+            wal.close()
+
+    async def _take_acks(self, requests, hello: pb.Hello) -> None:
+        """Save the follower's durable ends as its cursor: those it connected with, then its
+        acks, at most every CURSOR_EVERY_S."""
+        cursor = FollowerState.named(self._data_dir, REPLICA_CURSOR_PREFIX + hello.follower)
+        ends, saved = hello.ends, 0.0
+        with contextlib.suppress(grpc.RpcError, BadPosition):
+            while True:
+                position = Position.of({stream_named(s): seq for s, seq in ends.items()})
+                await asyncio.to_thread(cursor.save, position)
+                saved = time.monotonic()
+                async for message in requests:
+                    if message.WhichOneof("kind") == "ack":
+                        ends = message.ack.ends
+                        if time.monotonic() - saved >= CURSOR_EVERY_S:
+                            break
+                else:
+                    return
+
+
+async def _hello(requests, context) -> pb.Hello:
+    message = await anext(aiter(requests), None)
+    if message is None or message.WhichOneof("kind") != "hello":
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message is a Hello")
+    try:
+        FollowerState.named("", REPLICA_CURSOR_PREFIX + message.hello.follower)
+    except BadPosition as exc:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"follower: {exc}")
+    return message.hello
+
+
+async def _check_roles(state: ReplicationState, hello: pb.Hello, context) -> None:
+    if state.role is Role.FOLLOWER:
+        await context.abort(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f"this store follows {state.primary}: follow its primary instead (replicas do "
+            "not serve their log)",
+        )
+    refusal = check_follower(state.epoch, hello.epoch)
+    if refusal is not None:
+        log.warning("replication: refused follower %s: %s", hello.follower, refusal)
+        await context.abort(grpc.StatusCode.FAILED_PRECONDITION, refusal)
+
+
+def _first_chunk(state: ReplicationState, wal: WAL) -> pb.LogChunk:
+    history = [pb.EpochStart(epoch=e.epoch, ends=dict(e.ends)) for e in state.history]
+    return pb.LogChunk(
+        epoch=state.epoch,
+        ends=dirnames(wal.positions()),
+        sent_ns=time.time_ns(),
+        history=history,
+        origin=state.origin,
+    )
+
+
+async def _start(wal: WAL, hello: pb.Hello, context) -> dict[Stream, int]:
+    """Where each stream is sent from: the follower's ends, checked against what this primary
+    holds (OUT_OF_RANGE when retention removed a record it needs, or it is ahead)."""
+    try:
+        asked = {stream_named(s): seq for s, seq in hello.ends.items()}
+    except BadPosition as exc:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"ends: {exc}")
+    ends, firsts = wal.positions(), wal.firsts()
+    cursor = {}
+    for stream in ends:
+        seq, first = asked.get(stream, 0), firsts.get(stream, 0)
+        if seq < first and hello.from_first_retained:
+            seq = first
+        if seq < first:
+            await context.abort(
+                grpc.StatusCode.OUT_OF_RANGE,
+                f"{stream.dirname} at {seq}: this primary keeps {first} on (retention); "
+                "re-bootstrap from its first retained records",
+            )
+        cursor[stream] = seq
+    ahead = [
+        f"{s.dirname} {seq} > {ends.get(s, 0)}" for s, seq in asked.items() if seq > ends.get(s, 0)
+    ]
+    if ahead:
+        await context.abort(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f"the follower holds records this primary does not ({', '.join(ahead[:3])}): it "
+            "followed another primary, or this one lost data; copy it again with --fresh",
+        )
+    return cursor
+
+
+def _read(wal: WAL, cursor: dict[Stream, int]) -> list[pb.Record]:
+    """The next records, up to CHUNK_BYTES, each stream up to STREAM_SHARE while several have
+    some; advances `cursor`."""
+    ends = wal.positions()
+    behind = [s for s in sorted(ends) if cursor.get(s, 0) < ends[s]]
+    share = CHUNK_BYTES if len(behind) == 1 else STREAM_SHARE
+    out: list[pb.Record] = []
+    size = 0
+    for stream in behind:
+        taken = 0
+        for seq, count, frame in wal.read_frames(stream, cursor.get(stream, 0)):
+            out.append(pb.Record(stream=stream.dirname, seq=seq, frame=frame))
+            cursor[stream] = seq + count
+            taken += len(frame)
+            if taken >= share or size + taken >= CHUNK_BYTES:
+                break
+        size += taken
+        if size >= CHUNK_BYTES:
+            break
+    return out
