@@ -69,6 +69,8 @@ class Scenario:
     private_mounts: bool = False
     """Needs a tmpfs over the data dir: the run happens inside its own mount namespace."""
     min_duration_s: float = 10.0
+    replica: bool = False
+    """A follower store tails the collector's log through the `replica` proxy (two regions)."""
 
     def schedule(self, seed: int, duration_s: float) -> list[Step]:
         if duration_s < self.min_duration_s:

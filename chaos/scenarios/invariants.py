@@ -232,3 +232,18 @@ def _partition_problems(
     if others:
         problems.append(f"provider_disconnect fired for other venues: {others[0].labels}")
     return problems
+
+
+def replica_converged(
+    differences: list[str], error: str, max_heartbeat_age_s: float, partition_s: float
+) -> InvariantResult:
+    """After the heal the follower holds exactly the primary's log, and its heartbeat age shows
+    it lived through the partition (at least half of it without a word from the primary)."""
+    saw = max_heartbeat_age_s >= partition_s / 2
+    ok = not differences and not error and saw
+    detail = "; ".join(differences[:5]) or error or "identical logs"
+    return InvariantResult(
+        "the follower in the other region converged to exactly the primary's log",
+        ok,
+        f"{detail}; longest silence {max_heartbeat_age_s:.1f} s (partition {partition_s:g} s)",
+    )

@@ -26,6 +26,8 @@ from chaos.scenarios import invariants
 from chaos.scenarios.alerting import DISCONNECT_FOR_S, AlertsUnderFaults
 from chaos.scenarios.api import ApiUnderLoad
 from chaos.scenarios.base import Scenario, Step
+from chaos.scenarios.region_partition import REPLICA_LINK
+from chaos.scenarios.replica import ReplicaUnderFaults
 from chaos.scenarios.subscribers import SubscribersUnderFaults, stored_trades
 from mdc.verify import VerifyReport
 
@@ -99,6 +101,7 @@ class _Run:
     progress: Callable[[str], None]
     result: ScenarioResult = field(init=False)
     subscribers: SubscribersUnderFaults = field(init=False)
+    replica: ReplicaUnderFaults | None = None
     alerting: AlertsUnderFaults = field(init=False)
     _memory_stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -132,21 +135,35 @@ class _Run:
         )
         subscribers = SubscribersUnderFaults(str(system.config.data_dir), supervisor)
         alerting = AlertsUnderFaults(str(system.config.data_dir), supervisor)
-        async with api, subscribers, alerting:
+        async with api, subscribers, alerting, self._replica(subscribers):
             self.subscribers, self.alerting = subscribers, alerting
             memory = asyncio.create_task(self._sample_memory(system))
+            proxies = {venue: venue for venue in system.proxies}
+            if self.replica is not None:
+                proxies[REPLICA_LINK] = REPLICA_LINK
             ctx = FaultContext(
                 rng=random.Random(self.seed),
                 data_dir=str(system.config.data_dir),
                 supervisor=supervisor,
                 toxiproxy_url=self.toxiproxy_url,
-                proxies={venue: venue for venue in system.proxies},
+                proxies=proxies,
             )
             await self._play(ctx, system, api, subscribers)
             self.result.final_recovery_s = await recover(supervisor, SETTLE_EVENTS)
             self._memory_stop.set()
             await memory
         self.result.load = api.summary()
+
+    def _replica(
+        self, subscribers: SubscribersUnderFaults
+    ) -> contextlib.AbstractAsyncContextManager:
+        """A follower in another region, for scenarios that have one."""
+        if not self.scenario.replica:
+            return contextlib.nullcontext()
+        self.replica = ReplicaUnderFaults(
+            self.work_dir, self.toxiproxy_url, subscribers.port, subscribers.key
+        )
+        return self.replica
 
     async def _play(
         self,
@@ -228,6 +245,17 @@ class _Run:
             for r in self.result.steps
             if r.step.fault == "proxy_down" and r.record and r.record.healed_at_ns
         ]
+        if self.replica is not None:
+            self.replica.converge(system.config.data_dir)
+            self.result.checks.append(
+                invariants.replica_converged(
+                    self.replica.differences,
+                    self.replica.error,
+                    self.replica.max_heartbeat_age_s,
+                    max(r.step.hold_s for r in self.result.steps if r.step.fault == "proxy_down"),
+                )
+            )
+            partitions = [p for p in partitions if p.venue != REPLICA_LINK]
         if partitions:
             self.result.checks.append(
                 invariants.partition_alerted(

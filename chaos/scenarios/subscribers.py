@@ -37,6 +37,14 @@ class SubscribersUnderFaults:
     _server: MarketDataServer | None = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def key(self) -> str:
+        return self._key
+
     async def __aenter__(self) -> SubscribersUnderFaults:
         await self._start_server()
         target = f"127.0.0.1:{self._port}"

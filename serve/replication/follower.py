@@ -50,6 +50,7 @@ RECONNECT = Backoff(0.2, 5.0, floor=0.5)
 STATUS_FILE = "replica-status.json"
 DIVERGED_DIR = "diverged"
 ACK_EVERY_S = 0.2
+STATUS_EVERY_S = 0.5
 _FAILURES = {
     grpc.StatusCode.UNAUTHENTICATED: "the primary wants an API key (set MDC_API_KEY)",
     grpc.StatusCode.PERMISSION_DENIED: "the primary refused our API key (set MDC_API_KEY)",
@@ -83,6 +84,7 @@ class ReplicaFollower:
         self._rng = random.Random()
         self._bootstrap = False
         self._said: set[str] = set()
+        self._ends: dict[str, int] = {}  # the log's durable ends, as last read on the loop
 
     def say(self, text: str) -> None:
         print(f"mdc replicate: {text}", file=self._err, flush=True)
@@ -90,16 +92,26 @@ class ReplicaFollower:
     async def run(self, stop: asyncio.Event) -> int:
         """Follow until `stop` is set (or caught up, if so configured); the exit status."""
         store = await asyncio.to_thread(Store.open, self.config.data_dir)
+        self._ends = dirnames(store.wal.positions())
+        status = asyncio.create_task(self._report_status())
         try:
             return await self._follow(store, stop)
         except EpochConflict as exc:
             self.say(f"stopped: {exc}")
             return 1
         finally:
+            status.cancel()
             self.say("stopping: rebuilding the projections")
             await asyncio.to_thread(store.refresh)
-            self._write_status(store)
+            self._write_status()
             store.close()
+
+    async def _report_status(self) -> None:
+        """The status file every STATUS_EVERY_S, connected or not: the heartbeat's age keeps
+        growing through a partition, for whoever watches the file."""
+        while True:
+            await asyncio.to_thread(self._write_status)
+            await asyncio.sleep(STATUS_EVERY_S)
 
     async def _follow(self, store: Store, stop: asyncio.Event) -> int:
         attempt = 0
@@ -145,19 +157,16 @@ class ReplicaFollower:
         """One stream from the primary; True when done (caught up, if asked to stop then)."""
         config = self.config
         metadata = [("x-api-key", config.api_key)] if config.api_key else []
-        outbox: asyncio.Queue[pb.FollowMessage | None] = asyncio.Queue(maxsize=4)
         state = ReplicationState.load(config.data_dir)
-        await outbox.put(self._hello(store, state))
         async with grpc.aio.insecure_channel(config.target) as channel:
-            call = pb_grpc.ReplicationServiceStub(channel).FollowLog(
-                _drain(outbox), metadata=metadata
-            )
+            call = pb_grpc.ReplicationServiceStub(channel).FollowLog(metadata=metadata)
             try:
+                await asyncio.wait_for(call.write(self._hello(store, state)), config.silence_s)
                 first = await asyncio.wait_for(call.read(), config.silence_s)
                 if first is grpc.aio.EOF:
                     raise Reconnect
                 await self._adopt(store, state, first)
-                return await self._apply_chunks(store, call, outbox, stop)
+                return await self._apply_chunks(store, call, stop)
             finally:
                 call.cancel()
 
@@ -199,7 +208,7 @@ class ReplicaFollower:
             f"replicated: moved aside to {folder} (they are not in the new primary's log)"
         )
 
-    async def _apply_chunks(self, store: Store, call, outbox, stop: asyncio.Event) -> bool:
+    async def _apply_chunks(self, store: Store, call, stop: asyncio.Event) -> bool:
         applier = Applier(store.wal)
         config = self.config
         acked = progress = refreshed = time.monotonic()
@@ -213,13 +222,13 @@ class ReplicaFollower:
             if chunk.records:
                 records = [(r.stream, r.seq, r.frame) for r in chunk.records]
                 await asyncio.to_thread(_apply, applier, records)
-            ends = store.wal.positions()
-            self.lag.applied(dirnames(ends))
+            self._ends = dirnames(store.wal.positions())
+            self.lag.applied(self._ends)
             now = time.monotonic()
             if now - acked >= ACK_EVERY_S:
                 acked = now
-                await outbox.put(pb.FollowMessage(ack=pb.Ack(ends=dirnames(ends))))
-                self._write_status(store)
+                ack = pb.FollowMessage(ack=pb.Ack(ends=self._ends))
+                await asyncio.wait_for(call.write(ack), config.silence_s)
             if now - refreshed >= config.refresh_s:
                 refreshed = now
                 await asyncio.to_thread(store.refresh)
@@ -238,14 +247,14 @@ class ReplicaFollower:
             f"{lag.seconds:.1f}s; heartbeat {lag.heartbeat_age_s or 0:.1f}s ago"
         )
 
-    def _write_status(self, store: Store) -> None:
+    def _write_status(self) -> None:
         lag = self.lag.report(time.time_ns())
         body = {
             "primary": self.config.target,
             "lag_events": lag.events,
             "lag_seconds": lag.seconds,
             "heartbeat_age_s": lag.heartbeat_age_s,
-            "ends": dirnames(store.wal.positions()),
+            "ends": self._ends,
             "at_ns": time.time_ns(),
         }
         path = os.path.join(self.config.data_dir, STATUS_FILE)
@@ -260,8 +269,3 @@ def _apply(applier: Applier, records: list[tuple[str, int, bytes]]) -> None:
 def _events(frames: list[bytes]) -> int:
     head = records.HEADER.size
     return sum(records.array_length(f[head : head + 5]) or 0 for f in frames)
-
-
-async def _drain(outbox: asyncio.Queue):
-    while (message := await outbox.get()) is not None:
-        yield message

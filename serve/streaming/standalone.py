@@ -29,11 +29,21 @@ class ServerThread:
 
     def stop(self, grace_s: float = 0.5) -> None:
         if self._thread.is_alive():
-            stopped = asyncio.run_coroutine_threadsafe(self.server.stop(grace_s), self._loop)
+            stopped = asyncio.run_coroutine_threadsafe(self._stop(grace_s), self._loop)
             stopped.result(START_TIMEOUT_S)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(START_TIMEOUT_S)
             self._loop.close()
+
+    async def _stop(self, grace_s: float) -> None:
+        """Stop the server, then let the calls it cancelled finish (a loop stopped with them
+        pending leaves "Task was destroyed but it is pending" on stderr)."""
+        await self.server.stop(grace_s)
+        pending = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=grace_s + 1.0)
 
     def __enter__(self) -> ServerThread:
         return self

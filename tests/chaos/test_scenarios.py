@@ -14,6 +14,7 @@ import pytest
 
 from chaos.scenarios import invariants as inv
 from chaos.scenarios import scenario_names
+from chaos.scenarios.region_partition import REPLICA_LINK
 from mdc.events import BookDelta, Trade
 from mdc.store import Store
 from mdc.verify import load_truth, verify
@@ -60,9 +61,13 @@ def test_every_scenario_keeps_every_guarantee(chaos_run):
     for name, scenario in scenarios.items():
         assert scenario["ok"], name
         injected = [step for step in scenario["timeline"] if step["injected_at_ns"]]
-        # a partition adds the alerting check (provider_disconnect fires, data_gap inhibited)
-        partitioned = any(step["fault"] == "proxy_down" for step in injected)
-        assert len(scenario["invariants"]) == (9 if partitioned else 8), name
+        # a venue's partition adds the alerting check (provider_disconnect fires, data_gap
+        # inhibited); a follower in another region adds its convergence check
+        partitioned = any(
+            step["fault"] == "proxy_down" and step["target"] != REPLICA_LINK for step in injected
+        )
+        replicated = any(step["target"] == REPLICA_LINK for step in injected)
+        assert len(scenario["invariants"]) == 8 + partitioned + replicated, name
         assert all(c["ok"] for c in scenario["invariants"]), name
         assert injected, f"{name}: no fault was injected"
         assert all(step["recovery_s"] is not None for step in injected), name

@@ -19,6 +19,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from actors.waiting import wait_until_sync
+from chaos.replication import log_of, replicate_once
 from mdc.events import Trade, identity, to_json
 from mdc.store import Store
 from mdc.store.streams import Stream
@@ -94,6 +95,9 @@ def test_subscribers_of_mdc_run_get_the_stored_trades_exactly_once(tmp_path):
             timeout=60,
         )
         assert cli.returncode == 0, cli.stderr
+        # a follower store in another region copies the running collector's log
+        copied = replicate_once(f"grpc://{target}", tmp_path / "replica", KEY)
+        assert copied.returncode == 0, copied.stderr
     finally:
         out, _ = proc.communicate(timeout=120)
         for sub in subs:
@@ -102,6 +106,12 @@ def test_subscribers_of_mdc_run_get_the_stored_trades_exactly_once(tmp_path):
             one.channel.close()
     assert proc.returncode == 0, out[-3000:]
     assert "gRPC market data on" in out
+
+    with Store.open(data, readonly=True) as primary:
+        replica = log_of(tmp_path / "replica")
+        assert sum(map(len, replica.values())) > 300
+        for stream, events in replica.items():  # what it holds is the primary's, at the seqs
+            assert events == list(primary.wal.read(stream, 0, len(events))), stream
 
     stored = _stored_trades(data)
     got = _by_stream(g.event for g in everything.got)
