@@ -522,8 +522,8 @@ class WAL:
                 if seq + item.count > start:
                     yield seq, item
                 seq += item.count
+                log.resume = _Resume(log.segments[index], seq, item.end)  # a read cut short too
                 if seq >= stop:
-                    log.resume = _Resume(log.segments[index], seq, item.end)
                     return
         self._note(log, index)
 

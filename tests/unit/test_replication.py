@@ -209,3 +209,19 @@ def test_lag_counts_events_and_the_age_of_the_oldest_missing_record():
     lag.applied({"a": 20})
     assert (lag.report(9 * s).events, lag.report(9 * s).seconds) == (0, 0.0)
     assert lag.report(9 * s).heartbeat_age_s == 7.0
+
+
+def test_a_hand_built_chunk_is_the_log_chunk_protobuf_makes():
+    from mdc.v1 import replication_pb2 as pb
+    from serve.replication.server import chunk_bytes
+
+    records = [("binance+trades+BTC-USDT", 0, b"\x00" * 300), ("kraken+book+ETH-USD", 2**40, b"x")]
+    ends = {"binance+trades+BTC-USDT": 7, "kraken+book+ETH-USD": 0}
+    parsed = pb.LogChunk.FromString(chunk_bytes(3, records, ends, 1_700_000_000_123_456_789))
+    expected = pb.LogChunk(
+        epoch=3,
+        records=[pb.Record(stream=s, seq=q, frame=f) for s, q, f in records],
+        ends=ends,
+        sent_ns=1_700_000_000_123_456_789,
+    )
+    assert parsed == expected
