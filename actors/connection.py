@@ -160,6 +160,8 @@ class VenueConnection:
                 compression=None,
             ) as ws:
                 self._ws = ws
+                if self._stopping.is_set():  # stop() came while connecting: it saw no _ws
+                    return "stopping"
                 self.stats.connects += 1
                 await self._deliver(self.session.connected(time.time_ns()))
                 return await self._stream(ws)
