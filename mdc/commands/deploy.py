@@ -8,31 +8,35 @@ import sys
 from pathlib import Path
 
 K8S_DESCRIPTION = """\
-Render the manifests of an mdc deployment on Kubernetes with the KubeRay operator: the
-collector's RayCluster (the `mdc run` driver beside the Ray head, on the event store's volume),
-the prediction API's RayService, a stateless gateway with an HPA on events stored per second,
-Services, the collector's TOML config, the store's PersistentVolumeClaim, PodDisruptionBudgets,
-NetworkPolicies, a ServiceMonitor and the Prometheus Adapter rule. Secrets are referenced by
-name, never rendered."""
+Render the manifests of an mdc deployment on Kubernetes with the KubeRay
+operator: the collector's RayCluster (the `mdc run` driver beside the Ray
+head, on the event store's volume), the prediction API's RayService, a
+stateless gateway with an HPA on events stored per second, Services, the
+collector's TOML config, the store's PersistentVolumeClaim,
+PodDisruptionBudgets, NetworkPolicies, a ServiceMonitor and the Prometheus
+Adapter rule. Secrets are referenced by name, never rendered."""
 
 K8S_EPILOG = """\
 example:
-  mdc deploy k8s --out deploy/k8s                      # the committed defaults
-  mdc deploy k8s --values my-values.yaml --out build/k8s && kubectl apply -k build/k8s
+  mdc deploy k8s --out deploy/k8s          # the committed defaults
+  mdc deploy k8s --values my-values.yaml --out build/k8s
+  kubectl apply -k build/k8s
 
-Every key of the values file is optional; deploy/k8s/values.yaml lists them all with their
-defaults and what each means. An unknown key or a wrong type is an error naming the key, and
-nothing is rendered."""
+Every key of the values file is optional; deploy/k8s/values.yaml lists them
+all with their defaults and what each means. An unknown key or a wrong type is
+an error naming the key, and nothing is rendered."""
 
 CHECK_EPILOG = """\
 example:
   mdc deploy check deploy/k8s
 
-Built-in kinds are checked against the strict Kubernetes 1.33 schemas of kubernetes-validate,
-RayCluster/RayService/RayJob against KubeRay's CRD schemas made strict (from $MDC_KUBERAY_CRDS,
-else shared/data/kuberay beside the repository; without them: a structural check only), then
-mdc's policies: requests and limits, Ray memory request == limit, /dev/shm, probes, non-root,
-pinned images, integer PDB minAvailable, no inline secrets. Exits 1 if anything is found."""
+Built-in kinds are checked against the strict Kubernetes 1.33 schemas of
+kubernetes-validate, RayCluster/RayService/RayJob against KubeRay's CRD
+schemas made strict (from $MDC_KUBERAY_CRDS, else shared/data/kuberay beside
+the repository; without them: a structural check only), then mdc's policies:
+requests and limits, Ray memory request == limit, /dev/shm, probes, non-root,
+pinned images, integer PDB minAvailable, no inline secrets. Exits 1 if
+anything is found."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

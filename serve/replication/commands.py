@@ -7,17 +7,20 @@ import asyncio
 import os
 import signal
 import sys
+import textwrap
 
 from mdc.errors import ConfigError
 
 EPILOG = """\
 examples:
   # in the second region: copy the primary's log, then follow it live
-  MDC_API_KEY=... mdc replicate --from grpc://primary.example:50051 --data-dir /data/mdc
+  export MDC_API_KEY=...
+  mdc replicate --from grpc://primary.example:50051 --data-dir /data/mdc
   # failover: stop mdc replicate there (Ctrl-C), then
   mdc promote --data-dir /data/mdc && mdc run --data-dir /data/mdc
   # the old primary, once back, rejoins as a follower of the new one:
-  mdc replicate --from grpc://new-primary.example:50051 --data-dir /data/mdc
+  mdc replicate --from grpc://new-primary.example:50051 \\
+    --data-dir /data/mdc
 """
 
 
@@ -25,7 +28,7 @@ def register_replicate(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "replicate",
         help="keep a follower store: tail a primary's log over gRPC",
-        description=(
+        description=textwrap.fill(
             "Copy a primary collector's write-ahead log into DIR record for record, then follow "
             "it live (the primary serves it on its gRPC port; the API key comes from "
             "$MDC_API_KEY). Idempotent and resumable: the follower's position is its log's end, "

@@ -12,7 +12,6 @@ its ends every HEARTBEAT_S while idle. The follower's acks are saved as its curs
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -85,21 +84,31 @@ class ReplicationService:
 
     async def _take_acks(self, requests, hello: pb.Hello) -> None:
         """Save the follower's durable ends as its cursor: those it connected with, then its
-        acks, at most every CURSOR_EVERY_S."""
+        acks, at most every CURSOR_EVERY_S, and the last one when the stream ends."""
         cursor = FollowerState.named(self._data_dir, REPLICA_CURSOR_PREFIX + hello.follower)
-        ends, saved = hello.ends, 0.0
-        with contextlib.suppress(grpc.RpcError, BadPosition):
-            while True:
-                position = Position.of({stream_named(s): seq for s, seq in ends.items()})
-                await asyncio.to_thread(cursor.save, position)
-                saved = time.monotonic()
-                async for message in requests:
-                    if message.WhichOneof("kind") == "ack":
-                        ends = message.ack.ends
-                        if time.monotonic() - saved >= CURSOR_EVERY_S:
-                            break
-                else:
-                    return
+        await asyncio.to_thread(_save, cursor, hello.ends)
+        saved, unsaved = time.monotonic(), None
+        try:
+            async for message in requests:
+                if message.WhichOneof("kind") != "ack":
+                    continue
+                unsaved = message.ack.ends
+                if time.monotonic() - saved >= CURSOR_EVERY_S:
+                    await asyncio.to_thread(_save, cursor, unsaved)
+                    saved, unsaved = time.monotonic(), None
+        except grpc.RpcError:
+            pass  # the stream ended badly: what was acknowledged is saved below
+        finally:
+            if unsaved is not None:
+                _save(cursor, unsaved)  # one small file, as the call ends
+
+
+def _save(cursor: FollowerState, ends: Mapping[str, int]) -> None:
+    """A follower's acknowledged ends as its cursor (streams named by the follower, checked)."""
+    try:
+        cursor.save(Position.of({stream_named(s): seq for s, seq in ends.items()}))
+    except BadPosition as exc:
+        log.warning("replication: a follower acknowledged a bad position: %s", exc)
 
 
 async def _hello(requests, context) -> pb.Hello:

@@ -6,7 +6,9 @@ several events per message at high rates. The first message of every subscriptio
 events: its position is where the subscription starts (a client that must resume before any
 event arrived uses it). Auth is checked before anything else, by the same key ring as the HTTP
 API; health (`grpc.health.v1`) and reflection are open. A bad request is answered with
-INVALID_ARGUMENT or OUT_OF_RANGE naming the field, never with a crash or a stall.
+INVALID_ARGUMENT or OUT_OF_RANGE naming the field, never with a crash or a stall. The same
+server carries `mdc.v1.ReplicationService` (serve/replication/server.py), over the same hub's
+durable tails and with the same keys: followers in other regions copy the log from it.
 """
 
 from __future__ import annotations
