@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from mdc.errors import ConfigError
+
 K8S_DESCRIPTION = """\
 Render the manifests of an mdc deployment on Kubernetes with the KubeRay
 operator: the collector's RayCluster (the `mdc run` driver beside the Ray
@@ -98,7 +100,13 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from mdc.deploy.validate import CrdsMissing, check, default_crd_dir, load_crd_schemas
+    try:
+        from mdc.deploy.validate import CrdsMissing, check, default_crd_dir, load_crd_schemas
+    except ImportError as exc:
+        raise ConfigError(
+            f"mdc deploy check needs {exc.name}: pip install 'mdc[deploy]' "
+            "(bash scripts/setup deploy)"
+        ) from exc
 
     objects = _manifests(Path(args.dir))
     try:
