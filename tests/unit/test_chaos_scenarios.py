@@ -10,10 +10,17 @@ from chaos.scenarios import invariants as inv
 from chaos.scenarios.base import ScenarioError, Slo
 from mdc.verify import VerifyReport
 
-NAMES = ["load_spike", "mixed", "network_partition", "provider_failure", "storage_failure"]
+NAMES = [
+    "load_spike",
+    "mixed",
+    "network_partition",
+    "provider_failure",
+    "region_partition",
+    "storage_failure",
+]
 
 
-def test_the_five_scenarios_are_registered():
+def test_the_six_scenarios_are_registered():
     assert scenario_names() == NAMES
     assert [s.name for s in select("all")] == NAMES
 
@@ -93,3 +100,11 @@ def test_subscriber_checks_catch_a_doubled_skipped_or_reordered_trade_and_a_late
     assert not inv.subscriber_books_in_order({"s": [1, 4, 4]}, 1).ok
     assert not inv.subscriber_books_in_order({"s": [5, 2]}, 1).ok
     assert not inv.subscriber_books_in_order({"s": [1]}, 2).ok
+
+
+def test_the_replica_check_fails_on_a_difference_an_error_or_a_partition_not_felt():
+    assert inv.replica_converged([], "", 31.0, 30.0).ok
+    assert not inv.replica_converged(["a+trades+X: 5 vs 4 events"], "", 31.0, 30.0).ok
+    assert not inv.replica_converged([], "mdc replicate exited 1", 31.0, 30.0).ok
+    unfelt = inv.replica_converged([], "", 2.0, 30.0)
+    assert not unfelt.ok and "longest silence 2.0 s" in unfelt.detail
