@@ -20,7 +20,7 @@ from mdc.store import Store
 from mdc.verify import load_truth, verify
 
 MDC_CHAOS_RUN = (sys.executable, "-m", "mdc.cli", "chaos", "run")
-DURATION_S = 20
+DURATION_S = 16
 SEED = 3
 
 

@@ -11,9 +11,8 @@ from tests.integration.collector import collect
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_runtime")]
 VENUES = ("binance", "coinbase", "kraken", "alpaca")
 FAULTS = {
-    "drop": {"drop": 0.03},
+    "drop+corrupt": {"drop": 0.03, "corrupt": 0.03},  # both lose a frame: gaps, backfills
     "duplicate+reorder": {"duplicate": 0.05, "reorder": 0.05},  # neither loses: one run
-    "corrupt": {"corrupt": 0.03},
     "close": {"close": 0.01},
 }
 

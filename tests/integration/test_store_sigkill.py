@@ -8,8 +8,8 @@ import pytest
 
 from chaos.writer_kills import SYMBOLS, run_kills
 
-RUNS = 50
-BUDGET_S = 60.0
+RUNS = 30
+BUDGET_S = 45.0
 
 
 @pytest.mark.slow
