@@ -1,9 +1,12 @@
 """Waiting until a condition holds, within a deadline: the one polling helper of the shells
-(chaos checks, benchmarks, tests). The core never waits: it says what it needs and returns."""
+(chaos checks, benchmarks, tests), and `Versions`, the one long poll on something that changes
+(the writer's durable tails, the hubs that follow them). The core never waits: it says what it
+needs and returns."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -40,3 +43,28 @@ def wait_until_sync(check: Callable[[], T], timeout_s: float, what: str, every_s
             raise WaitTimeout(timeout_s, what)
         pause.wait(every_s)
     return result
+
+
+class Versions:
+    """A version number that moves on, and long polls on it: `past(seen, timeout_s)` returns as
+    soon as the version is no longer `seen` (or after `timeout_s`). The event waiters wait on is
+    made when first awaited, on the loop that awaits it."""
+
+    def __init__(self, version: int = 0) -> None:
+        self.version = version
+        self._moved: asyncio.Event | None = None
+
+    def move(self, version: int | None = None) -> None:
+        """A new version (the next one, unless given); wakes whoever waits past the old one."""
+        self.version = self.version + 1 if version is None else version
+        if self._moved is not None:
+            self._moved.set()
+            self._moved = None
+
+    async def past(self, seen: int, timeout_s: float) -> int:
+        if self.version == seen:
+            if self._moved is None:
+                self._moved = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._moved.wait(), timeout_s)
+        return self.version

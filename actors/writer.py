@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sys
 import time
@@ -12,6 +11,7 @@ from collections import Counter
 import ray
 
 from actors.telemetry import flush_tracing, setup_tracing, storage_write, wal_append
+from actors.waiting import Versions
 from mdc.batching import EventBatch, ProducerOrder
 from mdc.dlq import DeadLetterQueue, DLQError, Filter
 from mdc.store import FaultyFS, RealFS, StorageError, Store, Ticket, UnstorableEvent
@@ -80,8 +80,7 @@ class StorageWriterActor:
         self._note_recovery()
         self._refused = HeldBack.behind_dead_letters() if self.dlq.list(REFUSED, limit=1) else None
         """While batches the store refused wait in the DLQ, why; later batches go behind them."""
-        self._durable_version = 0
-        self._durable_event: asyncio.Event | None = None  # made on the "io" loop, when awaited
+        self._durable = Versions()  # its waiters' event is made on the "io" loop
 
     @ray.method(concurrency_group="io")
     async def append(self, batch: EventBatch) -> tuple[str, int, int, int]:
@@ -136,7 +135,7 @@ class StorageWriterActor:
             return
         waiting, self._waiting = self._waiting, []
         self.stats["commits"] += 1
-        self._durable_grew()
+        self._durable.move()
         for batch, ticket, future in waiting:
             self.stats["batches"] += 1
             self.stats["events"] += batch.size
@@ -210,7 +209,7 @@ class StorageWriterActor:
                 self.dlq.retry_due(self.store.append, now)
         except (StorageError, DLQError):
             self.failures["dlq_retry_failure"] += 1
-        self._durable_grew()
+        self._durable.move()
         self._dlq_counts = self._count_dead_letters()
 
     def _store_refused(self, now_ns: int) -> None:
@@ -265,24 +264,14 @@ class StorageWriterActor:
                 points[stream.symbol] = point
         return points
 
-    def _durable_grew(self) -> None:
-        self._durable_version += 1
-        if self._durable_event is not None:
-            self._durable_event.set()
-            self._durable_event = None
-
     @ray.method(concurrency_group="io")
     async def durable_tails(self, since: int, wait_s: float) -> tuple[int, dict[str, Tail]]:
         """Long poll for log followers in other processes (the stream server): once the store
         has committed anything after version `since` (or `wait_s` passed), the version and every
         stream's durable end and newest segment, by stream dirname (see `WAL.follow`)."""
-        if self._durable_version == since:
-            if self._durable_event is None:
-                self._durable_event = asyncio.Event()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._durable_event.wait(), wait_s)
+        version = await self._durable.past(since, wait_s)
         tails = self.store.wal.tails()
-        return self._durable_version, {s.dirname: tail for s, tail in tails.items()}
+        return version, {s.dirname: tail for s, tail in tails.items()}
 
     @ray.method(concurrency_group="health")
     async def ping(self) -> dict:

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from actors.waiting import Versions
 from mdc.distribution import encode
 from mdc.distribution.outbox import Item, Outbox
 from mdc.distribution.subscription import (
@@ -163,15 +164,15 @@ class Hub:
         self._wal: WAL | None = None
         self._follower: Follower | None = None
         self._tails: dict[Stream, Tail] = {}
-        self._version = -1
-        self._grew = asyncio.Event()
+        self._versions = Versions(-1)  # the source's version of `_tails`
         self.delivered = 0
 
     # -- the shared follower ----------------------------------------------------------------
 
     async def start(self) -> None:
         """Open the log at its durable end: live from there."""
-        self._version, self._tails = await self._source.next(self._version)
+        version, self._tails = await self._source.next(self._versions.version)
+        self._versions.move(version)
         self._wal = await asyncio.to_thread(self._open_wal)
         ends = {s: t.end for s, t in self._tails.items()}
         self._follower = Follower(self._wal, Position.of(ends))
@@ -179,15 +180,13 @@ class Hub:
     @property
     def tails(self) -> tuple[int, dict[Stream, Tail]]:
         """The durable tails the hub follows, and their version."""
-        return self._version, self._tails
+        return self._versions.version, self._tails
 
     async def tails_after(self, version: int, timeout_s: float) -> tuple[int, dict[Stream, Tail]]:
         """The tails once their version moved past `version`, or as they are after `timeout_s`:
         what other followers of the same log (replication) wait on, without polling the
         writer again."""
-        if version == self._version:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._grew.wait(), timeout_s)
+        await self._versions.past(version, timeout_s)
         return self.tails
 
     def _open_wal(self) -> WAL:
@@ -200,12 +199,11 @@ class Hub:
         try:
             while True:
                 self._deliver()
-                version, tails = await self._source.next(self._version)
-                if version != self._version:
-                    self._version, self._tails = version, tails
+                version, tails = await self._source.next(self._versions.version)
+                if version != self._versions.version:
+                    self._tails = tails
                     self._wal.follow(tails)
-                    self._grew.set()
-                    self._grew = asyncio.Event()
+                    self._versions.move(version)
         finally:
             flusher.cancel()
 

@@ -9,13 +9,13 @@ writes (`mdc run --local`), told after each commit. `StoreTails`: a store with n
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 from collections.abc import Callable
 
 from ray.exceptions import RayError
 
+from actors.waiting import Versions
 from mdc.backoff import Backoff
 from mdc.store.fs import RealFS
 from mdc.store.streams import Stream
@@ -53,23 +53,18 @@ class LocalTails:
 
     def __init__(self, wal: WAL) -> None:
         self._wal = wal
-        self._version = 0
         self._tails = wal.tails()
-        self._grown = asyncio.Event()
+        self._versions = Versions()
 
     def grew(self) -> None:
         tails = self._wal.tails()
         if tails != self._tails:
-            self._version += 1
             self._tails = tails
-            self._grown.set()
-            self._grown = asyncio.Event()
+            self._versions.move()
 
     async def next(self, since: int) -> tuple[int, dict[Stream, Tail]]:
-        if since == self._version:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._grown.wait(), POLL_WAIT_S)
-        return self._version, dict(self._tails)
+        version = await self._versions.past(since, POLL_WAIT_S)
+        return version, dict(self._tails)
 
 
 class StoreTails:
