@@ -18,15 +18,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import crc32c
-import msgspec
 
 from mdc.errors import CollectorError
 from mdc.store import records
 from mdc.store.follow import BadPosition, stream_named
 from mdc.store.streams import Stream
 from mdc.store.wal import WAL
-
-_ITEMS = msgspec.msgpack.Decoder(list[msgspec.Raw])
 
 
 class BadRecord(CollectorError):
@@ -57,7 +54,7 @@ def check(stream: str, seq: int, frame: bytes) -> Checked:
         raise BadRecord(f"{where}: the frame says {length} bytes, {len(payload)} came")
     if crc32c.crc32c(payload) != crc:
         raise BadRecord(f"{where}: CRC mismatch (damaged in transit or on the primary)")
-    count = records.array_length(bytes(payload[:5]))
+    count = records.frame_count(frame)
     if not count:
         raise BadRecord(f"{where}: the payload is not an array of events")
     return Checked(named, seq, frame, count)
@@ -85,7 +82,7 @@ class Applier:
         if record.seq + record.count <= end:
             return 0
         if record.seq < end:
-            items = _ITEMS.decode(memoryview(record.frame)[records.HEADER.size :])
+            items = records.RAW_DECODER.decode(memoryview(record.frame)[records.HEADER.size :])
             fresh = items[end - record.seq :]
             frame = records.encode(records.encode_payload(fresh))  # type: ignore[arg-type]
             wal.append_frame(stream, end, frame, len(fresh))

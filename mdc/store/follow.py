@@ -49,6 +49,8 @@ from mdc.store.streams import EVERY_STREAM, FAMILIES, Stream, StreamFilter
 from mdc.store.wal import WAL
 
 _FORMAT = 1
+FOLLOWERS_DIR = "followers"
+"""Under DATA_DIR: every named follower's saved position, `<name>.pos`."""
 _DECODER = msgspec.msgpack.Decoder(tuple[int, dict[str, Annotated[int, msgspec.Meta(ge=0)]]])
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _stream_pos = tuple.__new__  # StreamPos(stream, seq) without the Python-level __new__ (hot path)
@@ -254,7 +256,7 @@ class FollowerState:
     def named(cls, data_dir: str, name: str) -> FollowerState:
         if not _NAME.fullmatch(name):
             raise LocalMisuse(f"follower name {name!r}: letters, digits, '.', '_', '-' only")
-        return cls(os.path.join(data_dir, "followers", f"{name}.pos"))
+        return cls(os.path.join(data_dir, FOLLOWERS_DIR, f"{name}.pos"))
 
     def load(self, default: Position) -> Position:
         """The saved position, or `default` (start or end: the caller's choice) if none is."""

@@ -89,6 +89,8 @@ UNENCODABLE = (OverflowError, TypeError, msgspec.EncodeError)
 
 PAYLOAD_DECODER = msgspec.msgpack.Decoder(list[AnyEvent])
 """The events of one payload (what `encode_payload` made): the one decoder of that format."""
+RAW_DECODER = msgspec.msgpack.Decoder(list[msgspec.Raw])
+"""The events of one payload left encoded, one `msgspec.Raw` each (re-framing a part of it)."""
 
 
 def encode_payload(events: list[Event]) -> bytes:
@@ -135,6 +137,12 @@ def array_length(payload: bytes) -> int | None:
     if first == 0xDD and len(payload) >= 5:
         return int.from_bytes(payload[1:5], "big")
     return None
+
+
+def frame_count(frame: bytes | memoryview) -> int | None:
+    """Events in a whole frame (header included): its payload's array length; None if the
+    payload is no array."""
+    return array_length(bytes(frame[HEADER.size : HEADER.size + 5]))
 
 
 @dataclass(frozen=True, slots=True)

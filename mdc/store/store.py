@@ -27,7 +27,7 @@ from mdc.store.checkpoints import (
 from mdc.store.damage import SegmentReport
 from mdc.store.encoded import EncodedBatch
 from mdc.store.errors import StoreNotFound, UnstorableEvent
-from mdc.store.follow import Follower, FollowerState, Position
+from mdc.store.follow import FOLLOWERS_DIR, Follower, FollowerState, Position
 from mdc.store.fs import FileSystem, RealFS
 from mdc.store.jsonl import JsonlProjection
 from mdc.store.parquet import ParquetProjection
@@ -277,14 +277,15 @@ class Store:
 
     def _replicas_consumed(self) -> dict[Stream, int]:
         """Per stream, the lowest position a follower in another region has acknowledged."""
-        folder = os.path.join(self.data_dir, "followers")
+        folder = os.path.join(self.data_dir, FOLLOWERS_DIR)
         names = os.listdir(folder) if os.path.isdir(folder) else []
         out: dict[Stream, int] = {}
         for name in names:
             if name.startswith(REPLICA_CURSOR_PREFIX) and name.endswith(".pos"):
                 held = FollowerState(os.path.join(folder, name)).load(Position.start()).as_dict()
                 for stream in self.wal.streams():  # a stream it does not name: at 0
-                    out[stream] = min(held.get(stream, 0), out.get(stream, held.get(stream, 0)))
+                    seq = held.get(stream, 0)
+                    out[stream] = min(seq, out.get(stream, seq))
         return out
 
     def _states(self) -> dict[str, ProjectionState]:

@@ -66,7 +66,6 @@ from mdc.store.fs import FileSystem
 from mdc.store.streams import Stream, stream_of
 
 Forget = Callable[[Stream, int], None]
-_PAYLOADS = msgspec.msgpack.Decoder(list[msgspec.Raw])
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +312,7 @@ class WAL:
             return _Share(log, [records.encode(part.payload)], part.keys, [])
         if not fresh:
             return _Share(log, [], [], [])
-        items = _PAYLOADS.decode(part.payload)
+        items = records.RAW_DECODER.decode(part.payload)
         frames = records.encode_frames([items[i] for i in fresh])
         return _Share(log, frames, [part.keys[i] for i in fresh], [])
 
@@ -472,7 +471,7 @@ class WAL:
         self, stream: Stream, start: int = 0, stop: int | None = None
     ) -> Iterator[tuple[int, bytes]]:
         """(seq, msgpack payload of one event) of durable events start <= seq < stop, in order."""
-        for seq, raw in self._read(stream, start, stop, _PAYLOADS):
+        for seq, raw in self._read(stream, start, stop, records.RAW_DECODER):
             yield seq, bytes(raw)
 
     def read_events(
@@ -483,6 +482,16 @@ class WAL:
     def _read(
         self, stream: Stream, start: int, stop: int | None, decoder: msgspec.msgpack.Decoder
     ) -> Iterator[tuple[int, Any]]:
+        for seq, frame, limit in self._frames(stream, start, stop):
+            items = decoder.decode(frame.payload)
+            for i in range(max(start - seq, 0), min(limit - seq, frame.count)):
+                yield seq + i, items[i]
+
+    def _frames(
+        self, stream: Stream, start: int, stop: int | None
+    ) -> Iterator[tuple[int, records.Frame, int]]:
+        """(first seq, frame, the seq its segment's share of the read stops at) of the durable
+        frames holding seqs start..stop, segment after segment (see `_segment_frames`)."""
         log = self._logs.get(stream)
         if log is None:
             return
@@ -492,16 +501,9 @@ class WAL:
             nxt = firsts[i + 1] if i + 1 < len(firsts) else stop
             if nxt <= start or first >= stop:
                 continue
-            yield from self._read_segment(log, i, max(start, first), min(stop, nxt), decoder)
-
-    def _read_segment(
-        self, log: _Log, index: int, start: int, stop: int, decoder: msgspec.msgpack.Decoder
-    ) -> Iterator[tuple[int, Any]]:
-        """The events of the segment's frames holding seqs start..stop (see `_segment_frames`)."""
-        for seq, frame in self._segment_frames(log, index, start, stop):
-            items = decoder.decode(frame.payload)
-            for i in range(max(start - seq, 0), min(stop - seq, frame.count)):
-                yield seq + i, items[i]
+            limit = min(stop, nxt)
+            for seq, frame in self._segment_frames(log, i, max(start, first), limit):
+                yield seq, frame, limit
 
     def _segment_frames(
         self, log: _Log, index: int, start: int, stop: int
@@ -535,16 +537,8 @@ class WAL:
         """(first seq, event count, whole frame) of the durable records holding seqs
         start..stop, in order: what a primary ships to its followers (the first may begin
         before `start`)."""
-        log = self._logs.get(stream)
-        if log is None:
-            return
-        stop = log.end if stop is None else min(stop, log.end)
-        for i, first in enumerate(log.segments):
-            nxt = log.segments[i + 1] if i + 1 < len(log.segments) else stop
-            if nxt <= start or first >= stop:
-                continue
-            for seq, frame in self._segment_frames(log, i, max(start, first), min(stop, nxt)):
-                yield seq, frame.count, records.encode(frame.payload)
+        for seq, frame, _ in self._frames(stream, start, stop):
+            yield seq, frame.count, records.encode(frame.payload)
 
     def next_seq(self, stream: Stream) -> int:
         """Where the stream's next appended event goes (durable end plus what is pending)."""
@@ -617,7 +611,7 @@ class WAL:
                     continue
                 if offset is None and at + item.count > seq:
                     offset = item.offset
-                    items = _PAYLOADS.decode(item.payload)
+                    items = records.RAW_DECODER.decode(item.payload)
                     kept = records.encode_frames(items[: seq - at]) if seq > at else []
                     cut_off += records.encode_frames(items[max(seq - at, 0) :])
                 elif offset is not None:

@@ -42,6 +42,7 @@ from mdc.replication.lag import LagTracker
 from mdc.store import Store, records
 from mdc.store.follow import stream_named
 from mdc.store.projection import atomic_write
+from mdc.store.streams import Stream
 from mdc.v1 import replication_pb2 as pb
 from mdc.v1 import replication_pb2_grpc as pb_grpc
 from serve.replication.server import dirnames
@@ -202,7 +203,7 @@ class ReplicaFollower:
         for name, seq in sorted(cuts.items()):
             frames = store.wal.cut(stream_named(name), seq)
             atomic_write(os.path.join(folder, f"{name}+{seq}.seg"), b"".join(frames))
-            total += _events(frames)
+            total += sum(records.frame_count(f) or 0 for f in frames)
         self.say(
             f"{total} events written under epoch {epoch} after the failover were never "
             f"replicated: moved aside to {folder} (they are not in the new primary's log)"
@@ -220,9 +221,8 @@ class ReplicaFollower:
             self._bootstrap = False
             self.lag.heard(chunk.ends, chunk.sent_ns, time.time_ns())
             if chunk.records:
-                records = [(r.stream, r.seq, r.frame) for r in chunk.records]
-                await asyncio.to_thread(_apply, applier, records)
-            self._ends = dirnames(store.wal.positions())
+                received = [(r.stream, r.seq, r.frame) for r in chunk.records]
+                self._ends = dirnames(await asyncio.to_thread(_apply, applier, received))
             self.lag.applied(self._ends)
             now = time.monotonic()
             if now - acked >= ACK_EVERY_S:
@@ -261,11 +261,7 @@ class ReplicaFollower:
         atomic_write(path, json.dumps(body, sort_keys=True).encode())
 
 
-def _apply(applier: Applier, records: list[tuple[str, int, bytes]]) -> None:
-    applier.apply(records)
-    applier.commit()
-
-
-def _events(frames: list[bytes]) -> int:
-    head = records.HEADER.size
-    return sum(records.array_length(f[head : head + 5]) or 0 for f in frames)
+def _apply(applier: Applier, received: list[tuple[str, int, bytes]]) -> dict[Stream, int]:
+    """Apply a chunk and make it durable; the log's ends after it."""
+    applier.apply(received)
+    return applier.commit()
