@@ -44,7 +44,8 @@ from pathlib import Path
 # Run as a script, this directory would shadow the `serve` package: drop it from sys.path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from chaos.replication import MDC, Replica, log_differences, served  # noqa: E402
+from actors.waiting import wait_until_sync  # noqa: E402
+from chaos.replication import MDC, Primary, Replica, log_differences, served  # noqa: E402
 from mdc.store import Store  # noqa: E402
 from mdc.store.synth import book_stream, trades  # noqa: E402
 from serve.deployment import free_port  # noqa: E402
@@ -194,41 +195,14 @@ class Pair:
     """`mdc run --local` (the primary) and `mdc replicate` (the follower) as processes."""
 
     def __init__(self, work: Path) -> None:
-        work.mkdir(parents=True, exist_ok=True)
-        self.primary_dir, self.port = work / "primary", free_port()
-        argv = [*MDC, "run", "--local", "--data-dir", str(self.primary_dir), "--no-api"]
-        argv += ["--grpc-port", str(self.port)]
-        self.log = open(work / "primary.log", "w")  # noqa: SIM115
-        self.primary = subprocess.Popen(
-            argv,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "MDC_API_KEYS": KEY},
-            start_new_session=True,
-        )
-        _wait(lambda: "replication on" in (work / "primary.log").read_text(), 60)
-        self.replica = Replica(f"127.0.0.1:{self.port}", work / "follower", KEY).start()
-        _wait(lambda: self.replica.status().get("ends"), 60)
-
-    def kill_primary(self) -> None:
-        os.killpg(self.primary.pid, signal.SIGKILL)
-        self.primary.wait(30)
-        self.log.close()
+        self.primary = Primary(work / "primary", free_port(), KEY)
+        self.primary_dir = self.primary.data_dir
+        self.replica = Replica(self.primary.target, work / "follower", KEY).start()
+        wait_until_sync(lambda: self.replica.status().get("ends"), 60, "the follower's first")
 
     def stop(self) -> None:
-        if self.primary.poll() is None:
-            self.primary.send_signal(signal.SIGINT)
-            self.primary.wait(60)
-            self.log.close()
+        self.primary.stop()
         self.replica.stop()
-
-
-def _wait(check, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the pair did not start")
-        time.sleep(0.1)
 
 
 def newest_ts_recv(data_dir: Path) -> int:
@@ -261,7 +235,7 @@ def rpo_at_failover(work: Path, seconds: float) -> dict:
     pair = Pair(work)
     try:
         time.sleep(seconds)
-        pair.kill_primary()
+        pair.primary.kill()
         time.sleep(1.0)  # whatever was in flight reaches the follower, or never will
     finally:
         pair.stop()
@@ -271,7 +245,7 @@ def rpo_at_failover(work: Path, seconds: float) -> dict:
         follower = store.wal.positions()
     lost = sum(max(0, end - follower.get(s, 0)) for s, end in primary.items())
     span = newest_ts_recv(pair.primary_dir) - newest_ts_recv(pair.replica.data_dir)
-    rto = promote_and_serve(work, pair.replica.data_dir)
+    rto = promote_and_serve(pair.replica.data_dir)
     return {
         "events": lost,
         "seconds": max(0, span) / 1e9,
@@ -280,24 +254,15 @@ def rpo_at_failover(work: Path, seconds: float) -> dict:
     }
 
 
-def promote_and_serve(work: Path, data_dir: Path) -> float:
+def promote_and_serve(data_dir: Path) -> float:
     """The operator's part of a failover, timed: `mdc promote`, then the new primary's
     collector (`mdc run --local`) up and serving its log (detection is not included)."""
     started = time.monotonic()
     subprocess.run([*MDC, "promote", "--data-dir", str(data_dir)], check=True, capture_output=True)
-    log = work / "promoted.log"
-    with open(log, "w") as out:
-        argv = [*MDC, "run", "--local", "--data-dir", str(data_dir), "--no-api"]
-        argv += ["--grpc-port", str(free_port())]
-        proc = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "MDC_API_KEYS": KEY}
-        )
-        try:
-            _wait(lambda: "replication on" in log.read_text(), 60)
-            return time.monotonic() - started
-        finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(60)
+    promoted = Primary(data_dir, free_port(), KEY)  # returns once it serves its log
+    took = time.monotonic() - started
+    promoted.stop()
+    return took
 
 
 def _pct(values: list[float], q: float) -> float:

@@ -1,7 +1,7 @@
-"""Replication under test: a follower process (`mdc replicate`), the primary's store served on
-its own once the collector stopped (so the follower can finish), and the comparison of two logs
-record for record. Used by the `region_partition` chaos scenario, the failover drill and
-benchmarks/replication.py."""
+"""Replication under test: a light primary (`mdc run --local`) and a follower (`mdc replicate`)
+as processes, the primary's store served on its own once the collector stopped (so the follower
+can finish), and the comparison of two logs record for record. Used by the `region_partition`
+chaos scenario, the failover drill and benchmarks/replication.py."""
 
 from __future__ import annotations
 
@@ -27,6 +27,46 @@ from serve.streaming.tails import StoreTails
 
 MDC = (sys.executable, "-m", "mdc.cli")
 STOP_TIMEOUT_S = 60
+
+
+class Primary:
+    """`mdc run --local` (collection, and its gRPC market data and replication on `port`) as a
+    child process in a session of its own; its output goes to `<data dir>.run.log`."""
+
+    def __init__(self, data_dir: Path, port: int, key: str, venues: tuple[str, ...] = ()) -> None:
+        self.data_dir, self.port = data_dir, port
+        self.log = data_dir.parent / f"{data_dir.name}.run.log"
+        argv = [*MDC, "run", "--local", "--data-dir", str(data_dir), "--no-api"]
+        argv += ["--grpc-port", str(port), *(["--venues", ",".join(venues)] if venues else [])]
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "a") as out:
+            self.proc = subprocess.Popen(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "MDC_API_KEYS": key},
+                start_new_session=True,
+            )
+        serving = lambda: "replication on" in self.log.read_text()  # noqa: E731
+        wait_until_sync(serving, STOP_TIMEOUT_S, "the primary serving its log")
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def stop(self) -> int:
+        """Ctrl-C (it drains and fsyncs); the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(STOP_TIMEOUT_S)
+
+    def kill(self) -> None:
+        """SIGKILL to its whole session: a region lost, no drain."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(30)
 
 
 @dataclass

@@ -6,9 +6,7 @@ aside when it rejoins as a follower."""
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -18,6 +16,7 @@ import pytest
 from actors.waiting import wait_until_sync
 from chaos.replication import (
     MDC,
+    Primary,
     Replica,
     log_differences,
     log_of,
@@ -33,35 +32,15 @@ from serve.deployment import free_port
 KEY = "replication-test-key"
 
 
-class Primary:
-    """`mdc run --local` with its gRPC server (market data and replication) on `port`."""
+VENUES = ("binance", "coinbase")
 
-    def __init__(self, data_dir: Path, port: int) -> None:
-        self.data_dir, self.port = data_dir, port
-        self.log = data_dir.parent / f"{data_dir.name}.run.log"
-        argv = [*MDC, "run", "--local", "--data-dir", str(data_dir), "--no-api"]
-        argv += ["--venues", "binance,coinbase", "--grpc-port", str(port)]
-        with open(self.log, "a") as out:
-            self.proc = subprocess.Popen(
-                argv,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "MDC_API_KEYS": KEY},
-                start_new_session=True,
-            )
-        wait_until_sync(lambda: "replication on" in self.log.read_text(), 60, "the primary")
 
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
+def _primary(data_dir: Path) -> Primary:
+    return Primary(data_dir, free_port(), KEY, VENUES)
 
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        assert self.proc.wait(60) == 0, self.log.read_text()[-2000:]
 
-    def kill(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(30)
+def _stop(primary: Primary) -> None:
+    assert primary.stop() == 0, primary.output()[-2000:]
 
 
 def _events(replica: Replica) -> int:
@@ -74,7 +53,7 @@ def _stored(data_dir: Path) -> int:
 
 
 def test_a_follower_of_a_running_collector_ends_with_exactly_its_log(tmp_path):
-    primary = Primary(tmp_path / "primary", free_port())
+    primary = _primary(tmp_path / "primary")
     replica_dir = tmp_path / "replica"
     try:
         first = Replica(primary.target, replica_dir, KEY).start()
@@ -86,7 +65,7 @@ def test_a_follower_of_a_running_collector_ends_with_exactly_its_log(tmp_path):
         lag = resumed.status()
         assert lag["lag_seconds"] < 5 and lag["heartbeat_age_s"] < 5, lag
     finally:
-        primary.stop()
+        _stop(primary)
     with served(primary.data_dir, KEY, primary.port):
         wait_caught_up(resumed, primary.data_dir)
     assert resumed.stop() == 0
@@ -179,7 +158,7 @@ def test_a_position_the_primary_dropped_is_re_bootstrapped(tmp_path):
 
 @pytest.mark.slow
 def test_failover_drill_fences_the_old_primary_and_it_rejoins_as_a_follower(tmp_path):
-    old = Primary(tmp_path / "a", free_port())
+    old = _primary(tmp_path / "a")
     follower_dir = tmp_path / "b"
     follower = Replica(old.target, follower_dir, KEY).start()
     wait_until_sync(lambda: _events(follower) > 1500, 60, "the follower applying events")
@@ -195,8 +174,8 @@ def test_failover_drill_fences_the_old_primary_and_it_rejoins_as_a_follower(tmp_
     )
     assert promoted.returncode == 0, promoted.stderr
     assert "epoch 2" in promoted.stderr
-    new = Primary(follower_dir, free_port())  # collecting again, as the new primary
-    stale = Primary(old.data_dir, free_port())  # the old primary comes back, unaware
+    new = _primary(follower_dir)  # collecting again, as the new primary
+    stale = _primary(old.data_dir)  # the old primary comes back, unaware
     wait_until_sync(lambda: _stored(old.data_dir) > at_kill + 500, 60, "stale writes")
     third = tmp_path / "c"
     joined = replicate_once(new.target, third, KEY)
@@ -204,11 +183,11 @@ def test_failover_drill_fences_the_old_primary_and_it_rejoins_as_a_follower(tmp_
     fenced = replicate_once(stale.target, third, KEY)
     assert fenced.returncode == 1
     assert "epoch 1" in fenced.stderr and "demoted" in fenced.stderr
-    stale.stop()
+    _stop(stale)
     rejoined = replicate_once(new.target, old.data_dir, KEY)
     assert rejoined.returncode == 0, rejoined.stderr
     assert "moved aside" in rejoined.stderr
-    new.stop()
+    _stop(new)
     with served(new.data_dir, KEY) as target:
         final = replicate_once(target, old.data_dir, KEY)
     assert final.returncode == 0, final.stderr
