@@ -119,7 +119,10 @@ def target_of(url: str) -> str:
 
 def _replicate(args: argparse.Namespace) -> int:
     from mdc.client import api_key_or_default
+    from mdc.store.follow import FollowerState
     from serve.replication.follower import FollowerConfig, ReplicaFollower
+
+    FollowerState.named(args.data_dir, args.name)  # refuses a name that is no file name
 
     config = FollowerConfig(
         target=target_of(args.source),

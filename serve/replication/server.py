@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 import grpc
 
 from mdc.distribution.encode import varint
+from mdc.errors import LocalMisuse
 from mdc.replication.epochs import ReplicationState, Role, check_follower
 from mdc.store.follow import BadPosition, FollowerState, Position, stream_named
 from mdc.store.store import REPLICA_CURSOR_PREFIX
@@ -117,7 +118,7 @@ async def _hello(requests, context) -> pb.Hello:
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message is a Hello")
     try:
         FollowerState.named("", REPLICA_CURSOR_PREFIX + message.hello.follower)
-    except BadPosition as exc:
+    except LocalMisuse as exc:  # what `named` raises for a name that is no file name
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"follower: {exc}")
     return message.hello
 

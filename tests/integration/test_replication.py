@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import grpc
 import pytest
 
 from actors.waiting import wait_until_sync
@@ -27,6 +28,8 @@ from chaos.replication import (
 from mdc.replication.epochs import ReplicationState, Role
 from mdc.store import Store
 from mdc.store.synth import trades
+from mdc.v1 import replication_pb2 as pb
+from mdc.v1 import replication_pb2_grpc as pb_grpc
 from serve.deployment import free_port
 
 KEY = "replication-test-key"
@@ -106,6 +109,18 @@ def _ends(data_dir: Path) -> dict:
         return store.wal.positions()
 
 
+def _hello_refused(target: str, name: str) -> grpc.StatusCode:
+    """The status a primary answers a Hello naming the follower `name` with."""
+    with grpc.insecure_channel(target) as channel:
+        hello = pb.FollowMessage(hello=pb.Hello(follower=name))
+        call = pb_grpc.ReplicationServiceStub(channel).FollowLog(
+            iter([hello]), metadata=[("x-api-key", KEY)], timeout=30
+        )
+        with pytest.raises(grpc.RpcError) as refused:
+            list(call)
+    return refused.value.code()
+
+
 def _until_said(replica: Replica, text: str) -> str:
     wait_until_sync(lambda: text in replica.output(), 60, repr(text))
     assert replica.stop() == 0
@@ -121,7 +136,12 @@ def test_a_refused_key_and_an_unreachable_primary_are_said_and_retried(tmp_path)
         wrong = Replica(target, tmp_path / "r2", "not-the-key").start()
         said = _until_said(wrong, "the primary refused our API key")
         assert said.count("refused our API key") == 1  # said once, retried quietly
+        assert _hello_refused(target, "../x") == grpc.StatusCode.INVALID_ARGUMENT
+    bad_name = replicate_once(f"127.0.0.1:{free_port()}", tmp_path / "r3", KEY, "--name", "../x")
+    assert bad_name.returncode == 2
+    assert "follower name '../x'" in bad_name.stderr
     assert log_of(tmp_path / "r1") == {} and log_of(tmp_path / "r2") == {}
+    assert not (tmp_path / "r3").exists()  # refused before anything was made
 
 
 def test_a_position_the_primary_dropped_is_re_bootstrapped(tmp_path):
