@@ -70,9 +70,9 @@ class ReplicationService:
             acks = asyncio.ensure_future(self._take_acks(requests, hello))
             turns: dict[Stream, int] = {}
             while True:
-                records = await asyncio.to_thread(_read, wal, cursor, turns)
-                ends = dirnames(wal.positions())
-                yield chunk_bytes(state.epoch, records, ends, time.time_ns())
+                ends = wal.positions()
+                records = await asyncio.to_thread(_read, wal, ends, cursor, turns)
+                yield chunk_bytes(state.epoch, records, dirnames(ends), time.time_ns())
                 if records:
                     version, tails = self._hub.tails
                 else:
@@ -180,12 +180,12 @@ async def _start(wal: WAL, hello: pb.Hello, context) -> dict[Stream, int]:
 
 
 def _read(
-    wal: WAL, cursor: dict[Stream, int], turns: dict[Stream, int]
+    wal: WAL, ends: Mapping[Stream, int], cursor: dict[Stream, int], turns: dict[Stream, int]
 ) -> list[tuple[str, int, bytes]]:
-    """The next records (stream, seq, frame), up to CHUNK_BYTES; advances `cursor`. Streams
-    that are behind take turns, the one served longest ago first (`turns`): a chunk of few
-    streams costs the follower few fsyncs (one per stream file), and every stream moves."""
-    ends = wal.positions()
+    """The next records (stream, seq, frame) below the log's `ends`, up to CHUNK_BYTES;
+    advances `cursor`. Streams that are behind take turns, the one served longest ago first
+    (`turns`): a chunk of few streams costs the follower few fsyncs (one per stream file), and
+    every stream moves."""
     behind = sorted(
         (s for s in ends if cursor.get(s, 0) < ends[s]), key=lambda s: (turns.get(s, 0), s)
     )
