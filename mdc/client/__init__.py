@@ -38,7 +38,7 @@ from mdc.v1 import market_data_pb2_grpc as pb_grpc
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 API_KEY_ENV = "MDC_API_KEY"
-KINDS = ("trades", "quotes", "depth", "bars")
+KINDS = ("trades", "quotes", "depth", "bars", "events")
 RETRYABLE = {
     grpc.StatusCode.UNAVAILABLE,
     grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -52,6 +52,7 @@ _METHODS = {
     "quotes": "SubscribeQuotes",
     "depth": "SubscribeDepth",
     "bars": "SubscribeBars",
+    "events": "SubscribeEvents",
 }
 _POLICIES = {"conflate": 1, "drop_with_gap": 2, "disconnect": 3}
 POLICIES = tuple(_POLICIES)

@@ -13,7 +13,7 @@ from mdc.timefmt import format_rfc3339_ns
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "subscribe",
-        help="print live trades, quotes, depth or bars from a running collector (gRPC)",
+        help="print live trades, quotes, depth, bars or all events from a running collector (gRPC)",
         description=(
             "Subscribe to a running collector's gRPC market data (mdc.v1.MarketDataService) and "
             "print what it streams: by default JSON lines in `mdc normalize`'s shape plus "
@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--types",
         default="trades",
         metavar="LIST",
-        help="comma-separated: trades, quotes, depth, bars (default trades)",
+        help="comma-separated: trades, quotes, depth, bars, events (default trades)",
     )
     parser.add_argument("--venues", default="", metavar="LIST", help="comma-separated venues")
     parser.add_argument(

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import msgspec
 
-from mdc.events import Bar, Event, Gap, Level, Quote, Trade
+from mdc.events import Bar, BookDelta, BookSnapshot, Event, Gap, Level, Quote, Status, Trade
 from mdc.store.streams import Stream
 from mdc.v1 import market_data_pb2 as pb
 
@@ -139,7 +139,20 @@ def _body(event: Event) -> tuple[str, object]:
                 from_ts=event.from_ts,
                 skipped_stream=getattr(event, "skipped_stream", ""),
             )
-    raise ValueError(f"{type(event).__name__} is not streamed: subscribe to depth")
+        case BookSnapshot() | BookDelta():
+            return "book", _book_update(event)
+        case Status():
+            return "status", pb.Status(state=event.state, detail=event.detail)
+    raise ValueError(f"{type(event).__name__} is not streamed")
+
+
+def _book_update(event: BookSnapshot | BookDelta) -> pb.BookUpdate:
+    if isinstance(event, BookSnapshot):
+        ids = {"snapshot": True, "update_id": event.update_id}
+    else:
+        ids = {"first_update_id": event.first_update_id, "last_update_id": event.last_update_id}
+    bids, asks = _levels(event.bids), _levels(event.asks)
+    return pb.BookUpdate(bids=bids, asks=asks, checksum=event.checksum, **ids)
 
 
 def _opt(msg: object, name: str) -> object:
@@ -210,7 +223,19 @@ def from_proto(msg: pb.Event) -> Event:
         if g.skipped_stream:
             return SkippedGap(*head, *fields, skipped_stream=g.skipped_stream)  # type: ignore[arg-type]
         return Gap(*head, *fields)  # type: ignore[arg-type]
+    if kind == "book":
+        return _book_from_proto(head, msg.book)
+    if kind == "status":
+        return Status(*head, msg.status.state, msg.status.detail)  # type: ignore[arg-type]
     raise ValueError(f"an Event message with no kind ({msg.venue} {msg.symbol})")
+
+
+def _book_from_proto(head: tuple[str, str, int, int], b: pb.BookUpdate) -> Event:
+    bids, asks, checksum = _from_levels(b.bids), _from_levels(b.asks), _opt(b, "checksum")
+    if b.snapshot:
+        return BookSnapshot(*head, bids, asks, _opt(b, "update_id"), checksum)  # type: ignore[arg-type]
+    first, last = _opt(b, "first_update_id"), _opt(b, "last_update_id")
+    return BookDelta(*head, bids, asks, first, last, checksum)  # type: ignore[arg-type]
 
 
 _JSON = msgspec.json.Encoder(decimal_format="string")

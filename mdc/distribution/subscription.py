@@ -29,13 +29,20 @@ class Kind(enum.Enum):
     QUOTES = "quotes"
     DEPTH = "depth"
     BARS = "bars"
+    EVENTS = "events"
 
     @property
-    def family(self) -> str:
-        return _FAMILY[self]
+    def families(self) -> tuple[str, ...]:
+        return _FAMILIES[self]
 
 
-_FAMILY = {Kind.TRADES: "trades", Kind.QUOTES: "quotes", Kind.DEPTH: "book", Kind.BARS: "trades"}
+_FAMILIES = {
+    Kind.TRADES: ("trades",),
+    Kind.QUOTES: ("quotes",),
+    Kind.DEPTH: ("book",),
+    Kind.BARS: ("trades",),
+    Kind.EVENTS: ("trades", "book", "status"),
+}
 
 
 class Policy(enum.Enum):
@@ -51,6 +58,7 @@ DEFAULT_POLICY = {
     Kind.QUOTES: Policy.CONFLATE,
     Kind.DEPTH: Policy.CONFLATE,
     Kind.BARS: Policy.DISCONNECT,
+    Kind.EVENTS: Policy.DISCONNECT,
 }
 """Trades and bars must not be thinned: a slow client is cut off and resumes from its last
 position with nothing missed. Quotes and depth are states: the latest one is what matters."""
@@ -130,10 +138,14 @@ class Subscription:
     def wants(self, stream: Stream) -> bool:
         """Whether events of `stream` are this subscription's input."""
         return (
-            stream.family == self.kind.family
+            stream.family in self.kind.families
             and (not self.venues or stream.venue in self.venues)
-            and self.symbols.matches(stream.symbol)
+            and (self.symbols.matches(stream.symbol) or self._venue_wide(stream))
         )
+
+    def _venue_wide(self, stream: Stream) -> bool:
+        """A connection's status stream (symbol ""): part of every instrument's events."""
+        return self.kind is Kind.EVENTS and stream.family == "status" and not stream.symbol
 
 
 def subscription(
@@ -158,6 +170,8 @@ def subscription(
         raise BadSubscription("levels", f"depth of {levels}: ask for 1 to {MAX_LEVELS} levels")
     if kind is Kind.BARS and interval_s not in BAR_INTERVALS_S:
         raise BadSubscription("interval_s", f"{interval_s}: one of {BAR_INTERVALS_S} seconds")
+    if kind is Kind.EVENTS and policy is Policy.CONFLATE:
+        raise BadSubscription("policy", "events cannot be conflated: drop_with_gap or disconnect")
     if isinstance(start, FromTime) and start.ns < 0:
         raise BadSubscription("start.time_ns", f"{start.ns} is before 1970")
     return Subscription(

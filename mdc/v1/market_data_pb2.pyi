@@ -135,7 +135,7 @@ class EventBatch(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., position: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("venue", "symbol", "ts_event", "ts_recv", "stream", "seq", "trade", "quote", "depth", "bar", "gap")
+    __slots__ = ("venue", "symbol", "ts_event", "ts_recv", "stream", "seq", "trade", "quote", "depth", "bar", "gap", "book", "status")
     VENUE_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     TS_EVENT_FIELD_NUMBER: _ClassVar[int]
@@ -147,6 +147,8 @@ class Event(_message.Message):
     DEPTH_FIELD_NUMBER: _ClassVar[int]
     BAR_FIELD_NUMBER: _ClassVar[int]
     GAP_FIELD_NUMBER: _ClassVar[int]
+    BOOK_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
     venue: str
     symbol: str
     ts_event: int
@@ -158,7 +160,9 @@ class Event(_message.Message):
     depth: Depth
     bar: Bar
     gap: Gap
-    def __init__(self, venue: _Optional[str] = ..., symbol: _Optional[str] = ..., ts_event: _Optional[int] = ..., ts_recv: _Optional[int] = ..., stream: _Optional[str] = ..., seq: _Optional[int] = ..., trade: _Optional[_Union[Trade, _Mapping]] = ..., quote: _Optional[_Union[Quote, _Mapping]] = ..., depth: _Optional[_Union[Depth, _Mapping]] = ..., bar: _Optional[_Union[Bar, _Mapping]] = ..., gap: _Optional[_Union[Gap, _Mapping]] = ...) -> None: ...
+    book: BookUpdate
+    status: Status
+    def __init__(self, venue: _Optional[str] = ..., symbol: _Optional[str] = ..., ts_event: _Optional[int] = ..., ts_recv: _Optional[int] = ..., stream: _Optional[str] = ..., seq: _Optional[int] = ..., trade: _Optional[_Union[Trade, _Mapping]] = ..., quote: _Optional[_Union[Quote, _Mapping]] = ..., depth: _Optional[_Union[Depth, _Mapping]] = ..., bar: _Optional[_Union[Bar, _Mapping]] = ..., gap: _Optional[_Union[Gap, _Mapping]] = ..., book: _Optional[_Union[BookUpdate, _Mapping]] = ..., status: _Optional[_Union[Status, _Mapping]] = ...) -> None: ...
 
 class Trade(_message.Message):
     __slots__ = ("price", "size", "side", "trade_id", "exchange", "conditions", "tape", "aggregate")
@@ -213,6 +217,32 @@ class Depth(_message.Message):
     in_sync: bool
     update_id: int
     def __init__(self, bids: _Optional[_Iterable[_Union[Level, _Mapping]]] = ..., asks: _Optional[_Iterable[_Union[Level, _Mapping]]] = ..., in_sync: _Optional[bool] = ..., update_id: _Optional[int] = ...) -> None: ...
+
+class BookUpdate(_message.Message):
+    __slots__ = ("snapshot", "bids", "asks", "update_id", "first_update_id", "last_update_id", "checksum")
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    BIDS_FIELD_NUMBER: _ClassVar[int]
+    ASKS_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_ID_FIELD_NUMBER: _ClassVar[int]
+    FIRST_UPDATE_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_UPDATE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUM_FIELD_NUMBER: _ClassVar[int]
+    snapshot: bool
+    bids: _containers.RepeatedCompositeFieldContainer[Level]
+    asks: _containers.RepeatedCompositeFieldContainer[Level]
+    update_id: int
+    first_update_id: int
+    last_update_id: int
+    checksum: int
+    def __init__(self, snapshot: _Optional[bool] = ..., bids: _Optional[_Iterable[_Union[Level, _Mapping]]] = ..., asks: _Optional[_Iterable[_Union[Level, _Mapping]]] = ..., update_id: _Optional[int] = ..., first_update_id: _Optional[int] = ..., last_update_id: _Optional[int] = ..., checksum: _Optional[int] = ...) -> None: ...
+
+class Status(_message.Message):
+    __slots__ = ("state", "detail")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    detail: str
+    def __init__(self, state: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class Bar(_message.Message):
     __slots__ = ("open", "high", "low", "close", "volume", "interval_s", "trade_count", "vwap")

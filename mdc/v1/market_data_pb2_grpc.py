@@ -54,6 +54,11 @@ class MarketDataServiceStub:
                 request_serializer=mdc_dot_v1_dot_market__data__pb2.BarsRequest.SerializeToString,
                 response_deserializer=mdc_dot_v1_dot_market__data__pb2.EventBatch.FromString,
                 _registered_method=True)
+        self.SubscribeEvents = channel.unary_stream(
+                '/mdc.v1.MarketDataService/SubscribeEvents',
+                request_serializer=mdc_dot_v1_dot_market__data__pb2.SubscribeRequest.SerializeToString,
+                response_deserializer=mdc_dot_v1_dot_market__data__pb2.EventBatch.FromString,
+                _registered_method=True)
         self.GetHistoricalBars = channel.unary_stream(
                 '/mdc.v1.MarketDataService/GetHistoricalBars',
                 request_serializer=mdc_dot_v1_dot_market__data__pb2.HistoricalBarsRequest.SerializeToString,
@@ -97,6 +102,16 @@ class MarketDataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubscribeEvents(self, request, context):
+        """Every stored event of the chosen instruments, in log order: trades, book snapshots and
+        deltas, gaps, and their venue's connection gaps and status changes. What a client needs to
+        rebuild books or compute features itself (the /ui dashboard does). Default: DISCONNECT;
+        CONFLATE is INVALID_ARGUMENT (an event stream cannot be thinned to its latest).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetHistoricalBars(self, request, context):
         """Stored bars of one interval over a time range, in chunks of at most `chunk_size` bars.
         """
@@ -132,6 +147,11 @@ def add_MarketDataServiceServicer_to_server(servicer, server):
             'SubscribeBars': grpc.unary_stream_rpc_method_handler(
                     servicer.SubscribeBars,
                     request_deserializer=mdc_dot_v1_dot_market__data__pb2.BarsRequest.FromString,
+                    response_serializer=mdc_dot_v1_dot_market__data__pb2.EventBatch.SerializeToString,
+            ),
+            'SubscribeEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.SubscribeEvents,
+                    request_deserializer=mdc_dot_v1_dot_market__data__pb2.SubscribeRequest.FromString,
                     response_serializer=mdc_dot_v1_dot_market__data__pb2.EventBatch.SerializeToString,
             ),
             'GetHistoricalBars': grpc.unary_stream_rpc_method_handler(
@@ -252,6 +272,33 @@ class MarketDataService:
             target,
             '/mdc.v1.MarketDataService/SubscribeBars',
             mdc_dot_v1_dot_market__data__pb2.BarsRequest.SerializeToString,
+            mdc_dot_v1_dot_market__data__pb2.EventBatch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubscribeEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/mdc.v1.MarketDataService/SubscribeEvents',
+            mdc_dot_v1_dot_market__data__pb2.SubscribeRequest.SerializeToString,
             mdc_dot_v1_dot_market__data__pb2.EventBatch.FromString,
             options,
             channel_credentials,

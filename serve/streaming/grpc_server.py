@@ -141,6 +141,12 @@ class MarketDataService:
         ):
             yield message
 
+    async def subscribe_events(self, request: pb.SubscribeRequest, context) -> AsyncIterator[bytes]:
+        async for message in self._stream(
+            context, lambda: self._subscription(Kind.EVENTS, request)
+        ):
+            yield message
+
     async def subscribe_depth(self, request: pb.DepthRequest, context) -> AsyncIterator[bytes]:
         def build() -> Subscription:
             return self._subscription(
@@ -227,6 +233,7 @@ class MarketDataService:
             "SubscribeQuotes": (self.subscribe_quotes, pb.SubscribeRequest),
             "SubscribeDepth": (self.subscribe_depth, pb.DepthRequest),
             "SubscribeBars": (self.subscribe_bars, pb.BarsRequest),
+            "SubscribeEvents": (self.subscribe_events, pb.SubscribeRequest),
             "GetHistoricalBars": (self.get_historical_bars, pb.HistoricalBarsRequest),
         }
         methods = {

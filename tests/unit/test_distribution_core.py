@@ -100,6 +100,21 @@ def test_wants_filters_by_family_venue_and_symbol_glob():
     assert s.wants(k("BRK.B")) and not s.wants(k("BRKXB"))  # '.' is literal
 
 
+def test_events_want_trades_book_and_the_venue_wide_status_of_the_chosen_instruments():
+    events = sub(Kind.EVENTS, venues=("kraken",), symbols=("BTC-*",))
+    assert events.policy is Policy.DISCONNECT
+    for family in ("trades", "book", "status"):
+        assert events.wants(Stream("kraken", family, "BTC-USD"))
+    assert events.wants(Stream("kraken", "status", ""))  # the connection's gaps and states
+    assert not events.wants(Stream("kraken", "quotes", "BTC-USD"))
+    assert not events.wants(Stream("kraken", "trades", "ETH-USD"))
+    assert not events.wants(Stream("binance", "status", ""))
+    assert not sub(Kind.TRADES, symbols=("BTC-*",)).wants(Stream("kraken", "status", ""))
+    with pytest.raises(BadSubscription) as exc:
+        sub(Kind.EVENTS, policy=Policy.CONFLATE)
+    assert exc.value.field == "policy"
+
+
 def test_parse_position_rejects_junk_and_round_trips_tokens():
     for junk in ("not a token!", "AAAA", ""):
         with pytest.raises(BadSubscription) as exc:
@@ -256,6 +271,12 @@ EVENTS = [
     DepthView("b", "X", 1, 2, ((D("99.50"), D("1")),), ((D("100"), D("0.010")),), True, 0),
     DepthView("b", "X", 1, 2, (), (), False),
     SkippedGap("b", "X", 1, 2, "subscriber", "slow", 3, 9, skipped_stream="b+book+X"),
+    BookSnapshot("kraken", "BTC-USD", 1, 2, ((D("99.5"), D("1.0")),), ((D("100"), D("2")),), 7, 3),
+    BookSnapshot("b", "X", 1, 2, (), ()),
+    BookDelta("binance", "BTC-USDT", 1, 2, ((D("99.50"), D("0")),), (), 10, 12),
+    BookDelta("kraken", "BTC-USD", 1, 2, (), ((D("100.1"), D("0.5")),), checksum=4294967295),
+    Status("b", "", 1, 2, "connected"),
+    Status("b", "X", 1, 2, "in_sync", "snapshot 7"),
 ]
 
 
@@ -301,14 +322,6 @@ def test_json_line_is_the_normalize_json_plus_position(event):
     assert json.loads(line) == json.loads(to_json(event)) | {"position": "tok_-1"}
 
 
-@pytest.mark.parametrize(
-    "event",
-    [
-        BookSnapshot("b", "X", 1, 2, (), ()),
-        BookDelta("b", "X", 1, 2, (), ()),
-        Status("b", "", 1, 2, "connected"),
-    ],
-)
-def test_book_and_status_events_are_not_streamed(event):
+def test_an_event_of_no_streamed_kind_is_refused():
     with pytest.raises(ValueError, match="not streamed"):
-        to_proto(event)
+        to_proto(object())  # type: ignore[arg-type]
