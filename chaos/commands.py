@@ -18,7 +18,10 @@ def register_chaos(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "chaos",
         help="chaos suite: a Toxiproxy-compatible server, fault scenarios",
-        description="Chaos tools. Run `mdc chaos SUBCOMMAND --help` for each one.",
+        description=(
+            "Chaos tools. Run `mdc chaos SUBCOMMAND --help` for each one. `mdc chaos run` "
+            "writes chaos-report.json, chaos-report.md and chaos-report.html (with PNG charts)."
+        ),
     )
     chaos_subparsers = parser.add_subparsers(
         dest="chaos_command", metavar="SUBCOMMAND", required=True

@@ -25,8 +25,10 @@ def register_load(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Runs Locust headless against a running API (start it with `mdc serve`), shows "
             "progress, then prints a markdown table of requests, errors, requests/s and "
-            "p50/p95/p99 latency per endpoint. OUT gets report.md, report.csv, Locust's raw "
-            "CSV files and locust.log. A non-2xx answer, or a 2xx body missing the API "
+            "p50/p95/p99 latency per endpoint. OUT gets report.md, report.csv, report.json "
+            "(with requests and failures per second), report.html (a standalone page) with "
+            "its charts report-percentiles.png and report-throughput.png, Locust's raw CSV "
+            "files and locust.log. A non-2xx answer, or a 2xx body missing the API "
             "contract's fields, counts as an error."
         ),
         epilog=(
@@ -165,7 +167,10 @@ def run(args: argparse.Namespace) -> int:
         _follow(handle, sys.stderr)
         report = handle.wait()
     print(render_markdown(report, handle.plan.title()))
-    print(f"reports written to {out_dir}/report.md and report.csv", file=sys.stderr)
+    print(
+        f"reports written to {out_dir}/report.md, report.csv, report.json and report.html",
+        file=sys.stderr,
+    )
     return _verdict(report.requests, report.error_rate, args.max_error_rate)
 
 

@@ -1,19 +1,25 @@
-"""Locust CSV stats in, LoadReport out; LoadReport to report.csv and a markdown table.
+"""Locust CSV stats in, LoadReport out; LoadReport to report.csv, a markdown table, report.json
+and a standalone report.html with its charts.
 
 Parses the `--csv` format of Locust 2.x (`Type,Name,Request Count,...,50%,...,99%,...`), whose last
 row is the `Aggregated` total. Percentiles are whole milliseconds as Locust rounds them; `N/A` (an
-endpoint with no requests) becomes None.
+endpoint with no requests) becomes None. Locust's `_stats_history.csv` (one `Aggregated` row about
+every second) becomes per-second buckets of requests and failures, for throughput over time.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from loadtests.workload import LoadRunError
+from reports.load import REPORT_HTML, write_load_html
 
 AGGREGATED = "Aggregated"
 STATS_COLUMNS = (
@@ -29,9 +35,13 @@ STATS_COLUMNS = (
     "99%",
 )
 FAILURE_COLUMNS = ("Method", "Name", "Error", "Occurrences")
+HISTORY_COLUMNS = ("Timestamp", "User Count", "Type", "Name", "Total Request Count")
+HISTORY_FAILURES = "Total Failure Count"
 _LOCUST_WRAPPER = re.compile(r"^CatchResponseError\((['\"])(?P<message>.*)\1\)$")
 REPORT_CSV = "report.csv"
 REPORT_MD = "report.md"
+REPORT_JSON = "report.json"
+REPORT_FILES = (REPORT_CSV, REPORT_MD, REPORT_JSON, REPORT_HTML)
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ class EndpointStats:
     p50_ms: float | None
     p95_ms: float | None
     p99_ms: float | None
+    p90_ms: float | None = None
 
     @property
     def error_rate(self) -> float:
@@ -65,6 +76,19 @@ class FailureStats:
 
 
 @dataclass(frozen=True)
+class Bucket:
+    """Requests and failures completed in one interval of Locust's stats history (about a
+    second), ending `t_s` seconds after its first row; rates are per second of the interval."""
+
+    t_s: float
+    users: int
+    requests: int
+    failures: int
+    rps: float
+    failures_per_s: float
+
+
+@dataclass(frozen=True)
 class LoadReport:
     """Totals of a run (Locust counts a failed request in `requests` too) plus per-endpoint rows."""
 
@@ -77,6 +101,9 @@ class LoadReport:
     p99_ms: float | None
     endpoints: tuple[EndpointStats, ...]
     errors: tuple[FailureStats, ...] = ()
+    p90_ms: float | None = None
+    history: tuple[Bucket, ...] = ()
+    """Throughput over time; empty when the run left no stats history."""
 
     def endpoint(self, name: str) -> EndpointStats:
         """The row for one request name; KeyError if the run never sent it."""
@@ -104,6 +131,7 @@ def parse_stats_csv(stats_path: Path, failures_path: Path | None = None) -> Load
         p99_ms=total.p99_ms,
         endpoints=tuple(_endpoint(row, stats_path) for row in rows if row is not totals[0]),
         errors=errors,
+        p90_ms=total.p90_ms,
     )
 
 
@@ -134,6 +162,7 @@ def _endpoint(row: Mapping[str, str], path: Path) -> EndpointStats:
             p50_ms=_percentile(row["50%"]),
             p95_ms=_percentile(row["95%"]),
             p99_ms=_percentile(row["99%"]),
+            p90_ms=_percentile(row.get("90%") or "N/A"),
         )
     except (TypeError, ValueError) as exc:
         raise LoadRunError(f"{path}: bad number in row {row.get('Name')!r}: {exc}") from exc
@@ -141,6 +170,47 @@ def _endpoint(row: Mapping[str, str], path: Path) -> EndpointStats:
 
 def _percentile(text: str) -> float | None:
     return None if text == "N/A" else float(text)
+
+
+def parse_history_csv(path: Path) -> tuple[Bucket, ...]:
+    """Locust's `*_stats_history.csv`: one bucket per pair of consecutive `Aggregated` rows (the
+    last row of a second when it has several); a half-written last row is skipped."""
+    points: dict[int, _HistoryRow] = {}
+    for row in _read_rows(path, HISTORY_COLUMNS):
+        if row["Name"] != AGGREGATED or row["Type"]:
+            continue
+        try:
+            points[int(row["Timestamp"])] = _HistoryRow(
+                int(row["User Count"]),
+                int(row["Total Request Count"]),
+                int(row.get(HISTORY_FAILURES) or 0),
+            )
+        except (TypeError, ValueError):
+            continue
+    times = sorted(points)
+    return tuple(
+        _bucket(end - times[0], end - start, points[start], points[end])
+        for start, end in itertools.pairwise(times)
+    )
+
+
+class _HistoryRow(NamedTuple):
+    users: int
+    requests: int
+    failures: int
+
+
+def _bucket(t_s: int, seconds: int, before: _HistoryRow, after: _HistoryRow) -> Bucket:
+    requests = _grown(before.requests, after.requests)
+    failures = _grown(before.failures, after.failures)
+    return Bucket(
+        float(t_s), after.users, requests, failures, requests / seconds, failures / seconds
+    )
+
+
+def _grown(before: int, after: int) -> int:
+    """What a running total added; one that went down was reset by Locust and counts from 0."""
+    return after - before if after >= before else after
 
 
 def _failures(path: Path) -> tuple[FailureStats, ...]:
@@ -175,6 +245,7 @@ def _total_row(report: LoadReport) -> EndpointStats:
         p50_ms=report.p50_ms,
         p95_ms=report.p95_ms,
         p99_ms=report.p99_ms,
+        p90_ms=report.p90_ms,
     )
 
 
@@ -223,9 +294,28 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
+def as_dict(report: LoadReport, title: str) -> dict[str, Any]:
+    """report.json: the LoadReport's fields, plus its title, each row's error rate and the
+    `Aggregated` row as `total` (with the max and average over all endpoints)."""
+    return {
+        "title": title,
+        **asdict(report),
+        "endpoints": [_row_dict(row) for row in report.endpoints],
+        "total": _row_dict(_total_row(report)),
+    }
+
+
+def _row_dict(row: EndpointStats) -> dict[str, Any]:
+    return {**asdict(row), "error_rate": row.error_rate}
+
+
 def write_reports(report: LoadReport, out_dir: Path, title: str) -> tuple[Path, Path]:
-    """report.csv and report.md in out_dir; returns their paths."""
+    """report.csv and report.md in out_dir, and beside them report.json and report.html with its
+    PNG charts; returns the paths of the first two."""
     csv_path = write_report_csv(report, out_dir / REPORT_CSV)
     md_path = out_dir / REPORT_MD
     md_path.write_text(render_markdown(report, title))
+    data = as_dict(report, title)
+    (out_dir / REPORT_JSON).write_text(json.dumps(data, indent=2) + "\n")
+    write_load_html(data, out_dir)
     return csv_path, md_path

@@ -17,11 +17,17 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Self
 
-from loadtests.report import REPORT_CSV, REPORT_MD, LoadReport, parse_stats_csv, write_reports
+from loadtests.report import (
+    REPORT_FILES,
+    LoadReport,
+    parse_history_csv,
+    parse_stats_csv,
+    write_reports,
+)
 from loadtests.workload import (
     FINAL_FAILURES_SUFFIX,
     FINAL_STATS_SUFFIX,
@@ -42,6 +48,8 @@ START_STOP_MARGIN_S = 20.0
 """Locust start-up (imports, gevent) and shutdown on busy 2 cores, beyond the run time."""
 KILL_GRACE_S = 5.0
 CSV_PREFIX = "locust"
+HISTORY_SUFFIX = "_stats_history.csv"
+"""Locust appends one `Aggregated` row to it about every second: progress and throughput."""
 LOG_NAME = "locust.log"
 
 
@@ -123,7 +131,7 @@ class LoadHandle:
 
     def progress(self) -> Progress:
         """From the history file: time since Locust's first row, counts of its last complete row."""
-        history = Path(f"{self.plan.csv_prefix}_stats_history.csv")
+        history = Path(f"{self.plan.csv_prefix}{HISTORY_SUFFIX}")
         try:
             with history.open(newline="") as handle:
                 rows = [row for row in csv.DictReader(handle) if row.get("Name") == "Aggregated"]
@@ -187,6 +195,9 @@ class LoadHandle:
         if code != 0 or not stats.exists():
             raise LoadRunError(f"Locust exited with status {code}: {self._log_tail()}")
         report = parse_stats_csv(stats, Path(prefix + FINAL_FAILURES_SUFFIX))
+        history = Path(prefix + HISTORY_SUFFIX)
+        if history.exists():
+            report = replace(report, history=parse_history_csv(history))
         write_reports(report, self.plan.out_dir, self.plan.title())
         return report
 
@@ -219,7 +230,7 @@ def start_load(
     out = Path(out_dir).resolve()  # Locust runs with out_dir as its working directory
     plan = LoadPlan(host, users, duration_s, out, scenario, spawn_rate, workload or Workload())
     out.mkdir(parents=True, exist_ok=True)
-    for stale in (*out.glob(f"{CSV_PREFIX}_*.csv"), out / REPORT_CSV, out / REPORT_MD):
+    for stale in (*out.glob(f"{CSV_PREFIX}_*.csv"), *(out / name for name in REPORT_FILES)):
         stale.unlink(missing_ok=True)
     env = {**os.environ, **plan.workload.to_env(api_key)}
     env["PYTHONPATH"] = os.pathsep.join(
@@ -253,7 +264,8 @@ def run_load(
     spawn_rate: float | None = None,
     workload: Workload | None = None,
 ) -> LoadReport:
-    """Run Locust for duration_s and return its report (also written as report.csv/report.md)."""
+    """Run Locust for duration_s and return its report (also written as report.csv, report.md,
+    report.json and report.html)."""
     with start_load(
         host,
         users,

@@ -36,7 +36,9 @@ def register_run(subparsers: Any) -> None:
             "schedule the seed fixes, then the guarantees checked against the simulator's "
             "ground truth (every trade stored once, books exact outside gaps, nothing "
             "acknowledged lost, memory bounded, prediction errors and p99 within the SLO, "
-            "recovery in time). Writes chaos-report.json and chaos-report.md; exits 1 when a "
+            "recovery in time). Writes chaos-report.json, chaos-report.md and chaos-report.html "
+            "(a standalone page with PNG charts beside it: chaos-<scenario>-timeline.png, "
+            "-recovery.png, -latency.png, -memory.png) to --out; exits 1 when a "
             "guarantee fails. Uses the Toxiproxy at $TOXIPROXY_URL if set, else its own. "
             f"{SOAK_HINT}."
         ),
@@ -47,7 +49,13 @@ def register_run(subparsers: Any) -> None:
     )
     parser.add_argument("--duration", type=float, default=30.0, help="fault phase, seconds")
     parser.add_argument("--seed", type=int, default=1, help="the same seed replays the schedule")
-    parser.add_argument("--out", type=Path, default=None, help="report directory")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="report directory for chaos-report.json/.md/.html and chaos-<scenario>-*.png "
+        "(None: chaos-reports/<UTC time>)",
+    )
     parser.add_argument("--num-cpus", type=int, default=2, help="CPUs for the local Ray")
     parser.add_argument("--list", action="store_true", help="list scenarios and schedules; exit")
     parser.add_argument(
@@ -79,6 +87,7 @@ def _run_all(scenarios: list[Scenario], args: argparse.Namespace, out: Path) -> 
     from actors.runtime import init_ray
     from chaos.scenarios import report
     from chaos.scenarios.runner import run_scenario
+    from reports.chaos import CHAOS_HTML
 
     init_ray(num_cpus=args.num_cpus)
     results = []
@@ -108,7 +117,7 @@ def _run_all(scenarios: list[Scenario], args: argparse.Namespace, out: Path) -> 
                 shutil.rmtree(work / "data", ignore_errors=True)
     json_path, md_path = report.write(results, out)
     print(md_path.read_text())
-    print(f"reports: {json_path} {md_path}", file=sys.stderr)
+    print(f"reports: {json_path} {md_path} {out / CHAOS_HTML}", file=sys.stderr)
     return 0 if all(r.ok for r in results) else 1
 
 

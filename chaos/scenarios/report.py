@@ -1,5 +1,5 @@
-"""A chaos run's report: JSON for machines, markdown for people, with the timeline of faults and
-recoveries and each guarantee's verdict."""
+"""A chaos run's report: JSON for machines, markdown and a standalone HTML page with PNG charts for
+people, with the timeline of faults and recoveries and each guarantee's verdict."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from chaos.scenarios.runner import ScenarioResult
+from reports.chaos import write_chaos_html
+
+CHAOS_JSON = "chaos-report.json"
+CHAOS_MD = "chaos-report.md"
 
 
 def as_dict(result: ScenarioResult) -> dict[str, Any]:
@@ -18,6 +22,7 @@ def as_dict(result: ScenarioResult) -> dict[str, Any]:
         "scenario": result.scenario,
         "seed": result.seed,
         "duration_s": result.duration_s,
+        "started_ns": result.started_ns,
         "ok": result.ok,
         "error": result.error,
         "wall_s": round(result.wall_s, 1),
@@ -32,12 +37,14 @@ def as_dict(result: ScenarioResult) -> dict[str, Any]:
 
 
 def write(results: Sequence[ScenarioResult], out_dir: Path) -> tuple[Path, Path]:
-    """`chaos-report.json` and `chaos-report.md` in out_dir; returns both paths."""
+    """`chaos-report.json` and `chaos-report.md` in out_dir, and beside them `chaos-report.html`
+    with its `chaos-<scenario>-*.png` charts; returns the paths of the first two."""
     out_dir.mkdir(parents=True, exist_ok=True)
     data = [as_dict(result) for result in results]
-    json_path, md_path = out_dir / "chaos-report.json", out_dir / "chaos-report.md"
+    json_path, md_path = out_dir / CHAOS_JSON, out_dir / CHAOS_MD
     json_path.write_text(json.dumps({"scenarios": data}, indent=2) + "\n")
     md_path.write_text("\n".join(markdown(data)) + "\n")
+    write_chaos_html({"scenarios": data}, out_dir)
     return json_path, md_path
 
 
