@@ -11,8 +11,9 @@ import contextlib
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 import websockets
@@ -21,6 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from actors.telemetry import NO_TRACER, provider_receive
 from mdc.backoff import Backoff
+from mdc.cost.model import CONNECT
 from mdc.errors import CollectorError, MalformedMessage, is_retryable
 from mdc.events import Event, Trade
 from mdc.venues.base import HttpGet, Phase, Reconnect, SendText, Session, SessionConfig
@@ -57,6 +59,10 @@ class VenueRun:
 
 @dataclass
 class ConnectionStats:
+    """Running totals of one connection. The usage ones (bytes, calls) feed the cost view: they
+    are application payload bytes (websocket frames' data, REST bodies as read), not wire
+    bytes: TLS, TCP/IP and websocket framing, pings and HTTP headers are left out."""
+
     connects: int = 0
     reconnects: int = 0
     messages: int = 0
@@ -65,6 +71,22 @@ class ConnectionStats:
     http_errors: int = 0
     backfilled: int = 0
     last_error: str = ""
+    ws_bytes_in: int = 0
+    ws_bytes_out: int = 0
+    rest_bytes_in: int = 0
+    rest_calls: Counter[str] = field(default_factory=Counter)
+    """REST requests made (failed ones too: a venue bills or rate-limits attempts), by purpose."""
+
+    def usage(self) -> dict:
+        """The usage totals as the provider's ping reports them (`usage`); `api_calls` counts
+        websocket handshakes as `connect` beside the REST calls by purpose."""
+        return {
+            "messages": self.messages,
+            "ws_bytes_in": self.ws_bytes_in,
+            "ws_bytes_out": self.ws_bytes_out,
+            "rest_bytes_in": self.rest_bytes_in,
+            "api_calls": {CONNECT: self.connects, **self.rest_calls},
+        }
 
 
 class VenueConnection:
@@ -194,6 +216,7 @@ class VenueConnection:
                 self._last_frame_at = loop.time()
                 data = frame.encode() if isinstance(frame, str) else frame
                 self.stats.messages += 1
+                self.stats.ws_bytes_in += len(data)
                 await self._receive(data)
                 if self.session.phase is Phase.FAILED:
                     return "venue rejected the session"
@@ -228,6 +251,7 @@ class VenueConnection:
             match item:
                 case SendText() if self._ws is not None and not self.stopping:
                     await self._ws.send(item.text)
+                    self.stats.ws_bytes_out += len(item.text.encode())
                 case HttpGet():
                     task = asyncio.create_task(self._http(item))
                     self._pending_http.add(task)
@@ -239,11 +263,13 @@ class VenueConnection:
 
     async def _http(self, request: HttpGet) -> None:
         self.stats.http_requests += 1
+        self.stats.rest_calls[request.purpose] += 1
         try:
             async with self._http_client.get(
                 request.path, params=list(request.params), headers=dict(request.headers)
             ) as response:
                 body = await response.read()
+                self.stats.rest_bytes_in += len(body)
                 events = self.session.http_response(request, response.status, body, time.time_ns())
         except (aiohttp.ClientError, TimeoutError, CollectorError) as exc:
             self.stats.http_errors += 1

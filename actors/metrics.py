@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 
-from actors.panel import REFUSING, refusals
+from actors.panel import REFUSING, USAGE, refusals
 from mdc.errors import LocalMisuse
 
 LAG_BUCKETS_S = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -93,6 +93,21 @@ class Metrics:
         )
         self.backfilled = counter("backfilled_trades", "Trades recovered over REST.", ("venue",))
         self.failures = counter("failures", "Failures, by cause.", ("cause",))
+        self.provider_messages = counter(
+            "provider_messages", "Websocket messages received from the venue.", ("venue",)
+        )
+        self.provider_bytes = counter(
+            "provider_network_bytes",
+            "Payload bytes exchanged with the venue, by direction (in, out) and transport "
+            "(websocket, rest); TLS, TCP/IP, websocket framing and HTTP headers left out.",
+            ("venue", "direction", "transport"),
+        )
+        self.provider_calls = counter(
+            "provider_api_calls",
+            "Calls to the venue's API by kind: connect (websocket handshakes), snapshot and "
+            "trades (REST requests by purpose, failed ones too).",
+            ("venue", "kind"),
+        )
         self.stored = counter("stored_events", "Events the writer handled.", ("outcome",))
         self.queue_depth = gauge("queue_depth", "Items waiting in a bounded queue.", ("queue",))
         self.dlq_entries = gauge("dlq_entries", "Dead letter entries.", ("cause", "state"))
@@ -185,7 +200,7 @@ class Metrics:
         """Folds the supervisor's `status()` (child name -> its state and last ping) in.
 
         Keys read: state, restarts, pid; providers: venue, reconnects, backfilled,
-        `events by type`, `lag histogram`; providers and books: unacked, gaps (or
+        `events by type`, `lag histogram`, usage; providers and books: unacked, gaps (or
         `gaps by stream`); writer: stored, duplicates, `refusing writes`; any: `failures by
         cause`. Missing keys are skipped, so actors can grow their pings one key at a time."""
         alive: set[tuple] = set()
@@ -219,6 +234,7 @@ class Metrics:
             add(self.backfilled, (venue,), "backfilled", child.get("backfilled"))
             if "lag histogram" in child:
                 self.add_lag(venue, incarnation, child["lag histogram"])
+            self._fold_usage(venue, child.get(USAGE) or {}, add)
         add(self.stored, ("stored",), "stored", child.get("stored"))
         add(self.stored, ("duplicate",), "duplicates", child.get("duplicates"))
         for cause, n in child.get("failures by cause", {}).items():
@@ -227,6 +243,22 @@ class Metrics:
             self.set_dlq({(cause, state): n for cause, state, n in child["dlq"]})
         if REFUSING in child:
             self.set_refusal(child[REFUSING])
+
+    def _fold_usage(self, venue: str, usage: Mapping, add: Callable) -> None:
+        """A provider's `usage` (see `ConnectionStats.usage`) into the provider counters."""
+        add(self.provider_messages, (venue,), "messages", usage.get("messages"))
+        for key, direction, transport in _USAGE_BYTES:
+            add(self.provider_bytes, (venue, direction, transport), key, usage.get(key))
+        for kind, n in usage.get("api_calls", {}).items():
+            add(self.provider_calls, (venue, kind), "api_calls", n)
+
+
+_USAGE_BYTES = (
+    ("ws_bytes_in", "in", "websocket"),
+    ("ws_bytes_out", "out", "websocket"),
+    ("rest_bytes_in", "in", "rest"),
+)
+"""Usage keys of byte counts and their labels of `mdc_provider_network_bytes_total`."""
 
 
 class _LagCollector:

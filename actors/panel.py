@@ -37,6 +37,9 @@ LEFT = ("actor", "state")
 """Text columns, aligned left; the others hold numbers, aligned right."""
 REFUSING = "refusing writes"
 """Ping key of the writer: why its store refuses writes now ("" while it takes them)."""
+USAGE = "usage"
+"""Ping key of a provider: its connection's usage totals (`ConnectionStats.usage`), and the key
+of status.json holding them summed per venue over the run (`UsageTotals`)."""
 
 Rows = Callable[[], dict[str, dict]]
 
@@ -51,6 +54,7 @@ class StatusPanel:
         self._live: Live | None = None
         self._last: dict[str, int] = {}
         self._last_at = time.monotonic()
+        self.usage = UsageTotals(time.time_ns())
         self._status_file = SideFile(
             "status file",
             os.path.join(data_dir, STATUS_FILE),
@@ -76,13 +80,19 @@ class StatusPanel:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
-            rows = self._with_rates()
-            self._status_file.write(partial(write_status, self.data_dir, rows))
+            rows = self.write_once()
             if self._live is not None:
                 self._live.update(self.view(rows))
             elif time.monotonic() - last_line >= PLAIN_EVERY_S:
                 last_line = time.monotonic()
                 print(line(rows, self.data_dir), flush=True)
+
+    def write_once(self) -> dict[str, dict]:
+        """One refresh of status.json: the rows with their rates, and the usage totals."""
+        rows = self._with_rates()
+        self.usage.fold(rows)
+        self._status_file.write(partial(write_status, self.data_dir, rows, self.usage.as_dict()))
+        return rows
 
     def _with_rates(self) -> dict[str, dict]:
         now = time.monotonic()
@@ -180,14 +190,18 @@ def line(rows: dict[str, dict], data_dir: str) -> str:
     return "  ".join(parts + refusals(rows))
 
 
-def write_status(data_dir: str, rows: dict[str, dict]) -> None:
+def write_status(data_dir: str, rows: dict[str, dict], usage: Mapping | None = None) -> None:
     """Atomically (write, rename), so a reader never sees half a file; a write that fails
-    (disk full) removes its temporary file rather than leave it taking space."""
+    (disk full) removes its temporary file rather than leave it taking space. `usage` (see
+    `UsageTotals.as_dict`) goes under its own key, for readers without Prometheus."""
     os.makedirs(data_dir, exist_ok=True)
     path = os.path.join(data_dir, STATUS_FILE)
+    status = {"written_ns": time.time_ns(), "rows": rows}
+    if usage is not None:
+        status[USAGE] = usage
     try:
         with open(path + ".tmp", "w") as f:
-            json.dump({"written_ns": time.time_ns(), "rows": rows}, f, default=str)
+            json.dump(status, f, default=str)
         os.replace(path + ".tmp", path)
     except OSError:
         with contextlib.suppress(OSError):
@@ -202,3 +216,65 @@ def disk_bytes(path: str) -> int:
             with contextlib.suppress(OSError):
                 total += os.stat(os.path.join(root, name)).st_size
     return total
+
+
+class UsageTotals:
+    """Provider usage (the `usage` of provider pings) summed per venue over the whole run.
+
+    A ping's counters restart from zero with each provider incarnation (name, node, pid, start
+    time), so each value is read as a delta against the last one seen from the same incarnation,
+    as the Prometheus counters are (actors/metrics.py): the totals only go up across restarts.
+    `mdc cost` and /v1/cost read them from status.json, where Prometheus is not at hand."""
+
+    def __init__(self, since_ns: int) -> None:
+        self.since_ns = since_ns
+        self._last: dict[tuple, int] = {}
+        self._totals: dict[str, dict[str, int]] = {}
+
+    def fold(self, rows: Mapping[str, Mapping]) -> None:
+        alive = set()
+        for name, row in rows.items():
+            usage = row.get(USAGE)
+            if not isinstance(usage, Mapping):
+                continue
+            incarnation = (name, row.get("node"), row.get("pid"), row.get("started_ns"))
+            alive.add(incarnation)
+            venue = str(row.get("venue") or name.partition(":")[2] or name)
+            totals = self._totals.setdefault(venue, {})
+            for key, value in _flat(usage):
+                totals[key] = totals.get(key, 0) + self._step(incarnation, key, value)
+        self._last = {k: v for k, v in self._last.items() if k[0] in alive}
+
+    def _step(self, incarnation: tuple, key: str, value: int) -> int:
+        previous = self._last.get((incarnation, key), 0)
+        self._last[(incarnation, key)] = value
+        return value - previous if value >= previous else value
+
+    def as_dict(self) -> dict:
+        """`{"since_ns": ..., "providers": {venue: {"messages": n, ..., "api_calls": {kind: n}}}}`,
+        each venue's totals in the shape of a ping's `usage`."""
+        providers: dict[str, dict] = {}
+        for venue, totals in sorted(self._totals.items()):
+            nested: dict = providers.setdefault(venue, {})
+            for key, n in sorted(totals.items()):
+                outer, _, inner = key.partition("/")
+                if inner:
+                    nested.setdefault(outer, {})[inner] = n
+                else:
+                    nested[outer] = n
+        return {"since_ns": self.since_ns, "providers": providers}
+
+
+def _flat(usage: Mapping) -> Iterator[tuple[str, int]]:
+    """`usage` as (key, count) pairs, one level of nesting kept as `outer/inner` keys."""
+    for key, value in usage.items():
+        inner = value.items() if isinstance(value, Mapping) else ()
+        if _count(value):
+            yield str(key), value
+        for kind, n in inner:
+            if _count(n):
+                yield f"{key}/{kind}", n
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

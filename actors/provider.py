@@ -18,6 +18,7 @@ from ray.actor import ActorHandle
 from ray.exceptions import RayActorError, RayTaskError
 
 from actors.connection import BACKFILL_DRAIN_S, VenueConnection, VenueRun
+from actors.panel import USAGE
 from actors.producer import Producer
 from actors.telemetry import NO_TRACER, collector_process, flush_tracing, setup_tracing
 from mdc.batching import Batcher, BatchPolicy, EventBatch
@@ -205,6 +206,7 @@ class ProviderActor:
             "venue": self.run.venue,
             "pid": os.getpid(),
             "node": ray.get_runtime_context().get_node_id(),
+            "started_ns": self.started_ns,
             "phase": self.session.phase.value,
             "messages": conn.messages,
             "connects": conn.connects,
@@ -222,6 +224,7 @@ class ProviderActor:
             "acked": self.producer.stats.batches_acked,
             "resent": self.producer.stats.resent,
             "failure": str(self.session.failure) if self.session.failure else "",
+            USAGE: conn.usage(),
         }
 
     async def pid(self) -> int:

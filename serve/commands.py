@@ -225,3 +225,69 @@ def _market_data(args: argparse.Namespace, spec):
         raise CollectorError(f"{exc} (choose --grpc-port, or 0 for none)") from exc
     print(f"mdc serve: gRPC market data of {data_dir} on {thread.target}", flush=True)
     return thread
+
+
+COST_DESCRIPTION = """\
+What the collector costs, and what to change: storage bytes by venue, symbol, event type and tier
+(read from the store's files: the WAL per event type, the Parquet, JSONL and checkpoint
+projections per stream), network bytes and API calls per provider (from DATA_DIR/status.json,
+which `mdc run` rewrites every second), priced at unit prices you can set, projected over the
+next 30 days at the observed rates, with recommendations ranked by their monthly saving.
+
+Rates: storage grows as fast as it grew from the first to the last stored event (billed on the
+month's average); network and API usage at the collector run's rate so far, except a start's
+own calls (a connect per provider, a snapshot per book symbol), counted once. "Use" of a symbol
+is the trades stored for it: recommendations flag books costing many bytes per trade and symbols
+with no trade. Costs are exact (decimal), rounded once to 6 places, in the currency of the
+prices; a GB is 10^9 bytes. The same report is served as JSON at GET /v1/cost (query parameters
+named like the prices: storage_gb_month=0.02).
+
+Exits 0 with the report, 2 when the data dir does not exist or a price is bad."""
+
+
+def register_cost(subparsers: argparse._SubParsersAction) -> None:
+    from mdc.cost import UnitPrices
+    from mdc.store.cliargs import add_data_dir
+
+    parser = subparsers.add_parser(
+        "cost",
+        help="what storage, network and API calls cost, a month ahead, and what to change",
+        description=COST_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_data_dir(parser)
+    parser.add_argument("--json", action="store_true", help="the report as JSON (as /v1/cost)")
+    for price in UnitPrices().as_list():
+        parser.add_argument(
+            f"--price-{price['name'].replace('_', '-')}",
+            dest=f"price_{price['name']}",
+            metavar="X",
+            help=f"{price['unit']} (default {price['default']})",
+        )
+    parser.set_defaults(func=_cost)
+
+
+def _cost(args: argparse.Namespace) -> int:
+    import json
+    import shutil
+
+    from mdc.cost import PRICE_NAMES, BadPrice, UnitPrices, cost_report, render_text
+    from mdc.errors import ConfigError
+    from mdc.store.cliargs import default_data_dir
+    from serve.cost_api import cost_inputs
+
+    given = {n: v for n in PRICE_NAMES if (v := getattr(args, f"price_{n}")) is not None}
+    try:
+        prices = UnitPrices.parse(given)
+    except BadPrice as exc:
+        raise ConfigError(f"--price-{exc.field.replace('_', '-')}: {exc.reason}") from None
+    data_dir = args.data_dir or default_data_dir()
+    if not os.path.isdir(data_dir):
+        raise ConfigError(f"no data dir {data_dir!r} (choose --data-dir)")
+    report = cost_report(cost_inputs(data_dir), prices)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        width = min(shutil.get_terminal_size().columns, 80)
+        print(render_text(report, width), end="")
+    return 0

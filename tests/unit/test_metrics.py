@@ -27,6 +27,9 @@ NAMES = [
     "mdc_backfilled_trades",
     "mdc_dlq_entries",
     "mdc_failures",
+    "mdc_provider_messages",
+    "mdc_provider_network_bytes",
+    "mdc_provider_api_calls",
 ]
 
 
@@ -104,6 +107,30 @@ def test_counters_never_go_back_when_an_actor_restarts() -> None:
     assert sample(metrics, "mdc_reconnects_total", venue="binance") == 1
     assert sample(metrics, "mdc_restarts_total", actor="provider:binance") == 1
     assert sample(metrics, "mdc_end_to_end_lag_seconds_count", venue="binance") == 1
+
+
+def usage_ping(pid: int, scale: int) -> dict:
+    usage = {
+        "messages": 10 * scale, "ws_bytes_in": 1000 * scale, "ws_bytes_out": 50,
+        "rest_bytes_in": 300 * scale, "api_calls": {"connect": 1, "snapshot": scale},
+    }  # fmt: skip
+    return {**provider_ping(pid, 1, 0, LagHistogram()), "started_ns": pid, "usage": usage}
+
+
+def test_provider_usage_counters_only_go_up_across_a_restart() -> None:
+    metrics = Metrics()
+    update_from_status(metrics, {"provider:binance": usage_ping(11, 1)})
+    update_from_status(metrics, {"provider:binance": usage_ping(11, 2)})
+    update_from_status(metrics, {"provider:binance": usage_ping(12, 1)})  # new incarnation
+    bytes_total = "mdc_provider_network_bytes_total"
+    assert sample(metrics, "mdc_provider_messages_total", venue="binance") == 30
+    websocket = {"venue": "binance", "transport": "websocket"}
+    assert sample(metrics, bytes_total, direction="in", **websocket) == 3000
+    assert sample(metrics, bytes_total, direction="out", **websocket) == 100
+    assert sample(metrics, bytes_total, venue="binance", direction="in", transport="rest") == 900
+    calls = "mdc_provider_api_calls_total"
+    assert sample(metrics, calls, venue="binance", kind="connect") == 2
+    assert sample(metrics, calls, venue="binance", kind="snapshot") == 3
 
 
 def test_driver_side_counts_and_dlq_sizes() -> None:

@@ -5,11 +5,12 @@ screen, no table drawing off a terminal."""
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from rich.console import Console
 
-from actors.panel import COLUMNS, REFUSING, StatusPanel, footer, line, text
+from actors.panel import COLUMNS, REFUSING, STATUS_FILE, USAGE, StatusPanel, footer, line, text
 
 VENUES = ("binance", "coinbase", "kraken", "alpaca")
 
@@ -22,7 +23,16 @@ def provider(venue: str, n: int) -> dict:
         "reconnects": 1, "malformed": 0, "gaps": n, "book overflows": 0, "backfilled": 12,
         "events by type": {"trade": 8123, "book_delta": 1_275_324}, "lag histogram": {"p99": 41},
         "lag ms": 12.4 + n, "unacked": 3, "sent": 1022, "acked": 1019, "resent": 0,
-        "failure": "", "events/s": str(480 + n),
+        "failure": "", "events/s": str(480 + n), "started_ns": 7 + n,
+        USAGE: usage(n),
+    }  # fmt: skip
+
+
+def usage(n: int, scale: int = 1) -> dict:
+    """A provider ping's usage totals (actors/connection.py `ConnectionStats.usage`)."""
+    return {
+        "messages": 1000 * scale, "ws_bytes_in": 90_000 * scale + n, "ws_bytes_out": 120,
+        "rest_bytes_in": 4_000 * scale, "api_calls": {"connect": 1, "snapshot": 2 * scale},
     }  # fmt: skip
 
 
@@ -116,3 +126,26 @@ def test_a_store_refusing_writes_is_said_below_the_table_and_in_the_plain_line(t
     for taking in (RAY_ROWS, {**RAY_ROWS, "writer": {**WRITER, REFUSING: ""}}):
         assert "store refusing" not in text(taking, 80, TITLE, footer(taking, str(tmp_path)))
         assert "store refusing" not in line(taking, str(tmp_path))
+
+
+def test_status_json_carries_the_providers_usage_summed_over_restarts(tmp_path):
+    """The table leaves usage out; status.json sums it per venue, a restarted provider's
+    counts (from zero again) adding to its predecessor's."""
+    rows = {name: dict(row) for name, row in RAY_ROWS.items()}
+    panel = StatusPanel(lambda: rows, str(tmp_path), _plain())
+    panel.write_once()
+    rows["provider:kraken"] = {**rows["provider:kraken"], "pid": 9999, USAGE: usage(2, scale=3)}
+    panel.write_once()
+    status = json.loads((tmp_path / STATUS_FILE).read_text())
+    assert "usage" not in text(status["rows"], 200)
+    totals = status[USAGE]["providers"]
+    assert sorted(totals) == sorted(VENUES)
+    assert totals["binance"] == {**usage(0), "messages": 1000}
+    kraken = totals["kraken"]
+    assert kraken["ws_bytes_in"] == (90_000 + 2) + (270_000 + 2)
+    assert kraken["api_calls"] == {"connect": 2, "snapshot": 2 + 6}
+    assert status[USAGE]["since_ns"] <= status["written_ns"]
+
+
+def _plain() -> Console:
+    return Console(file=io.StringIO(), width=80, force_terminal=False, color_system=None)
