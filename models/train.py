@@ -73,6 +73,8 @@ class ModelIdentity:
     seed: int
     source: str
     sample_every_ns: int
+    dataset: dict[str, str] | None = None
+    """The dataset version trained on (`mdc train --dataset`): its NAME@K ref and git commit."""
 
 
 def split_by_time(dataset: Dataset, test_fraction: float = TEST_FRACTION) -> np.ndarray:
@@ -177,6 +179,10 @@ def _metrics(
     }
 
 
+def _dataset_entry(identity: ModelIdentity) -> dict[str, Any]:
+    return {} if identity.dataset is None else {"dataset": dict(identity.dataset)}
+
+
 def _card(
     dataset: Dataset, identity: ModelIdentity, onnx_bytes: bytes, trained_at_ns: int
 ) -> dict[str, Any]:
@@ -189,7 +195,7 @@ def _card(
         "input": INPUT_NAME,
         "outputs": dict(OUTPUTS),
         "classes": list(CLASSES),
-        "data": dataset.data.as_card() | {"source": identity.source},
+        "data": dataset.data.as_card() | {"source": identity.source} | _dataset_entry(identity),
         "training": {
             "kind": identity.kind,
             "seed": identity.seed,
