@@ -27,6 +27,8 @@ from serve.ab import ABRouter, Model, Prediction, UnknownModel, check_weight
 from serve.admin import DlqAdmin, dlq_router
 from serve.alerts_admin import alerts_router
 from serve.auth import KeyRing
+from serve.cost_api import cost_router
+from serve.dashboard import ui_router
 from serve.features_source import FeatureSource, FeatureSourceUnavailable, Lookup
 from serve.jsonapi import (
     MAX_INFLIGHT,
@@ -278,6 +280,8 @@ def build_app(
         app.include_router(graphql, prefix="/graphql", dependencies=guarded)
     if store_dir is not None:
         app.include_router(alerts_router(store_dir, keys))
+    app.include_router(ui_router(store_dir, keys))
+    app.include_router(cost_router(store_dir, keys))
 
     @app.post("/v1/predict", openapi_extra=PREDICT_BODY)
     async def predict(request: Request, api_key: str = key) -> Response:
