@@ -430,11 +430,24 @@ async def _on_ray(runs, config: CollectorConfig, stop: asyncio.Event, args, pane
             _alerting(data_dir, args, supervisor, alerts_start, metrics),
         ):
             with panel.live():
-                await asyncio.gather(supervisor.watch(stop), panel.refresh_until(stop))
+                await asyncio.gather(
+                    supervisor.watch(stop),
+                    panel.refresh_until(stop),
+                    _reloads(supervisor, runs, data_dir, stop),
+                )
         print("mdc run: draining: flushing and fsyncing every pending batch...", file=sys.stderr)
         await supervisor.stop()
     finally:
         await server.stop()
+
+
+async def _reloads(supervisor, runs, data_dir: str, stop: asyncio.Event) -> None:
+    """Answers `mdc plugins reload` (and the admin API's reload) while the collector runs."""
+    from actors.plugin_reload import answer_reloads, installed_check
+    from mdc.plugin_reloads import ReloadInbox
+
+    check = installed_check({run.venue: run.session.symbols for run in runs})
+    await answer_reloads(supervisor, ReloadInbox(data_dir), check, stop)
 
 
 def _keys(data_dir: str, args: argparse.Namespace, config: CollectorConfig):
@@ -494,3 +507,80 @@ def _api(
         data_dir=os.path.abspath(data_dir),
     )
     return prediction_api(settings, keys, stream_target)
+
+
+def register_plugins(subparsers: argparse._SubParsersAction) -> None:
+    """`mdc plugins`: list and validate (mdc.commands.plugins), and reload, which asks the
+    running collector (this shell's business)."""
+    from mdc.commands.plugins import register
+
+    register(subparsers, {"reload": _add_reload})
+
+
+def _add_reload(actions: argparse._SubParsersAction) -> None:
+    parser = actions.add_parser(
+        "reload",
+        help="make a running collector load the installed version of a venue plugin",
+        description=(
+            "Hot reload, after `pip install -U` of a venue plugin: the collector writing to "
+            "DATA_DIR loads the version installed now in a fresh process and checks it; if it "
+            "cannot run, nothing changes and this says why (exit 1). Otherwise the venue's "
+            "provider drains (its connection closed, every batch acknowledged) and stops, a new "
+            "provider actor runs the new version and resumes after the newest durable trade of "
+            "each symbol (backfilling what was published meanwhile, stored once), and the books "
+            "resync from fresh snapshots. Exits 0 once the new version runs; 2 when no collector "
+            "runs on DATA_DIR or none answered within --timeout (the request is withdrawn). "
+            "The admin API does the same: POST /v1/plugins/NAME/reload."
+        ),
+    )
+    parser.add_argument("name", metavar="NAME", help="the venue id (see `mdc plugins list`)")
+    add_data_dir(parser)
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="wait at most S seconds for the collector's answer (default 120)",
+    )
+    parser.set_defaults(func=_reload)
+
+
+def _reload(args: argparse.Namespace) -> int:
+    from actors.waiting import WaitTimeout, wait_until_sync
+    from mdc.plugin_reloads import ReloadInbox
+
+    data_dir = args.data_dir or default_data_dir()
+    if not _collector_running(data_dir, time.time_ns()):
+        raise ConfigError(f"no collector runs on {data_dir} (is `mdc run` using this --data-dir?)")
+    inbox = ReloadInbox(data_dir)
+    request = inbox.submit(args.name, time.time_ns())
+    print(
+        f"mdc plugins: asked the collector on {data_dir} to reload {args.name}; waiting up to "
+        f"{args.timeout:.0f}s...",
+        file=sys.stderr,
+    )
+    try:
+        answer = wait_until_sync(lambda: inbox.answer_to(request), args.timeout, "answer", 0.2)
+    except WaitTimeout:
+        withdrawn = inbox.withdraw(request)
+        raise ConfigError(
+            f"no answer from the collector on {data_dir} within {args.timeout:.0f}s; "
+            + ("the request is withdrawn" if withdrawn else "it is carrying it out still")
+        ) from None
+    print(answer.detail)
+    return 0 if answer.ok else 1
+
+
+STATUS_FRESH_NS = 10_000_000_000
+"""A collector refreshes its status file every second; one older than this is not running."""
+
+
+def _collector_running(data_dir: str, now_ns: int) -> bool:
+    from actors.panel import STATUS_FILE
+
+    try:
+        with open(os.path.join(data_dir, STATUS_FILE)) as f:
+            written = json.load(f)["written_ns"]
+        return now_ns - int(written) < STATUS_FRESH_NS
+    except (OSError, ValueError, KeyError, TypeError):
+        return False

@@ -19,6 +19,7 @@ from ray.exceptions import RayActorError, RayTaskError
 
 from actors.connection import BACKFILL_DRAIN_S, VenueConnection, VenueRun
 from actors.panel import USAGE
+from actors.plugin_reload import plugin_version
 from actors.producer import Producer
 from actors.telemetry import NO_TRACER, collector_process, flush_tracing, setup_tracing
 from mdc.batching import Batcher, BatchPolicy, EventBatch
@@ -66,6 +67,9 @@ class ProviderActor:
         self._types: collections.Counter[type] = collections.Counter()
         self._tasks: list[asyncio.Task] = []
         self.started_ns = time.time_ns()
+        self.plugin = plugin_version(run.venue)
+        """The venue plugin this process loaded ("<distribution> <version>"): hot reload says
+        which one it replaced."""
         self.lag_ns = 0
         self.gaps = 0
         self._new_book_incarnation(self.started_ns)
@@ -207,6 +211,7 @@ class ProviderActor:
             "pid": os.getpid(),
             "node": ray.get_runtime_context().get_node_id(),
             "started_ns": self.started_ns,
+            "plugin": self.plugin,
             "phase": self.session.phase.value,
             "messages": conn.messages,
             "connects": conn.connects,

@@ -29,6 +29,7 @@ from ray.exceptions import RayActorError
 
 from actors.books import BOOKS_ACTOR_TEMPLATE, BookActor
 from actors.connection import VenueRun
+from actors.plugin_reload import PluginCheck, PluginRefused, Reloaded
 from actors.provider import ProviderActor
 from actors.telemetry import TRACES_FILE_ENV
 from actors.writer import StorageWriterActor
@@ -45,6 +46,8 @@ DEFAULT_NAMESPACE = "mdc"
 NAME_RELEASE_TIMEOUT_S = 10.0
 STANDBY_WAIT_S = 10.0
 """How long a restart waits for a standby provider that is still starting."""
+RELOAD_DRAIN_S = 20.0
+"""How long a reloaded provider's predecessor may take to flush and be acknowledged."""
 
 
 @dataclass
@@ -150,6 +153,40 @@ class Supervisor:
             }
             for name, c in self.children.items()
         }
+
+    # -- hot reload -----------------------------------------------------------------------
+
+    async def reload_provider(self, venue: str, check: PluginCheck) -> Reloaded:
+        """Replace a venue's provider by one running the plugin version installed now.
+
+        `check` loads and validates that version in a fresh process first; if it fails, nothing
+        changes and PluginRefused says why. Otherwise the old provider drains (closes its
+        connection, flushes, waits for every acknowledgement) and stops, and a new actor (a new
+        worker process: it imports the installed code) resumes after the newest durable trade
+        of each symbol, backfilling what was published meanwhile, while the BookActor resyncs
+        its books from fresh snapshots. The store deduplicates by identity, so an overlap is
+        stored once. The standby, made with the old code, is replaced too.
+        """
+        child = self.children.get(f"provider:{venue}")
+        if child is None:
+            raise PluginRefused(f"{venue}: not collected here (venues: {', '.join(self.runs)})")
+        if child.state is not ChildState.RUNNING:
+            raise PluginRefused(f"provider:{venue} is {child.state.value}: reload when it runs")
+        old = str(child.last_ping.get("plugin", ""))
+        new = await check(venue)  # raises PluginRefused: the old provider keeps running
+        child.move_to(ChildState.RESTARTING)  # the watch loop leaves it alone meanwhile
+        standby = self._standbys.pop(venue, None)
+        if standby is not None:
+            ray.kill(standby, no_restart=True)
+        drained = await self._call(child, "stop", RELOAD_DRAIN_S)
+        ray.kill(child.handle, no_restart=True)
+        try:
+            await self._start_provider(venue, resync_books=True)
+        except Exception as exc:  # the new version fails in the actor: restart it by policy
+            self._recover_later(child, f"reloaded provider failed to start: {exc}")
+            raise PluginRefused(f"{venue} {new} did not start: {exc}") from exc
+        log.warning("mdc supervisor: provider:%s reloaded: %s -> %s", venue, old or "?", new)
+        return Reloaded(venue, old, new, bool(drained))
 
     # -- supervision ----------------------------------------------------------------------
 

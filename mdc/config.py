@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,8 +28,10 @@ from urllib.parse import urlsplit
 from mdc.configfile import read_config_text
 from mdc.errors import ConfigError, UnknownVenue
 from mdc.keyhash import parse_key_hash
-from mdc.venues.base import SessionConfig
-from mdc.venues.registry import get_venue, venue_names
+from mdc.simulator.registry import simulator_venue_class, simulator_venue_names
+from mdc.venues.base import SessionConfig, Venue
+from mdc.venues.contract import ContractError
+from mdc.venues.registry import venue_class, venue_names
 
 SOURCES = ("simulator", "live")
 DEFAULT_SYMBOLS = {
@@ -37,8 +40,7 @@ DEFAULT_SYMBOLS = {
     "kraken": ("BTC-USD", "ETH-USD"),
     "alpaca": ("AAPL", "MSFT"),
 }
-SIMULATOR_CHANNELS = {"kraken": ("book", "trade")}
-"""Where the simulator lacks a venue's default channel (Kraken's ticker), the channels it has."""
+"""The built-in venues' symbols when a table names none (and with no file, the venues run)."""
 VENUE_KEYS = {
     "symbols",
     "source",
@@ -50,6 +52,9 @@ VENUE_KEYS = {
     "key_env",
     "secret_env",
 }
+SECRET_KEYS = ("key", "secret")
+"""Keys that would put a credential in the file: refused with a hint, never echoed."""
+ENV_KEYS = ("key_env", "secret_env")
 TOP_KEYS = {"data_dir", "venues", "api"}
 API_KEYS = {"key_hashes"}
 URL_SCHEMES = {"ws_url": ("ws", "wss"), "rest_url": ("http", "https")}
@@ -65,7 +70,7 @@ class VenueSettings:
 
     def session_with_keys(self, key: str, secret: str) -> SessionConfig:
         """The simulator's own credentials (it checks them like the venue would)."""
-        if not get_venue(self.name).needs_auth:
+        if not venue_class(self.name).capabilities.auth:
             return self.session
         return replace(self.session, key=key, secret=secret)
 
@@ -83,7 +88,7 @@ def load_config(
     path: str | None, *, data_dir: str | None = None, venues: str | None = None
 ) -> CollectorConfig:
     """The file (or the defaults: every venue on the simulator), then command-line overrides."""
-    raw = _read(path) if path else {}
+    raw = read_config(path) if path else {}
     where = path or "defaults"
     unknown = set(raw) - TOP_KEYS
     if unknown:
@@ -121,7 +126,8 @@ def _api_key_hashes(api: object, where: str) -> tuple[str, ...]:
     return hashes
 
 
-def _read(path: str) -> dict[str, Any]:
+def read_config(path: str) -> dict[str, Any]:
+    """The file's TOML as a dict; a ConfigError naming the file when it cannot be read."""
     text = read_config_text(path)
     try:
         return tomllib.loads(text)
@@ -130,54 +136,168 @@ def _read(path: str) -> dict[str, Any]:
 
 
 def _venue(name: str, body: Any, where: str) -> VenueSettings:
+    """The table's settings; its first problem (of `venue_table_problems`) as a ConfigError."""
     key = f"{where}: venues.{name}"
-    if not isinstance(body, dict):
-        raise ConfigError(f"{key} must be a table")
-    try:
-        venue = get_venue(name)
-    except UnknownVenue as exc:
-        raise ConfigError(f"{key}: unknown venue; known: {', '.join(venue_names())}") from exc
-    if "key" in body or "secret" in body:
-        raise ConfigError(
-            f"{key}: never put keys in the file; name environment variables with "
-            "key_env and secret_env instead"
+    venue = _venue_class(name, key)
+    problems = venue_table_problems(venue, body, key)
+    if problems:
+        more = (
+            f" (and {len(problems) - 1} more: `mdc plugins validate {name} --config {where}` "
+            "lists them all)"
+            if len(problems) > 1
+            else ""
         )
-    unknown = set(body) - VENUE_KEYS
-    if unknown:
-        raise ConfigError(f"{key}: unknown key(s) {sorted(unknown)}; valid: {sorted(VENUE_KEYS)}")
+        raise ConfigError(problems[0] + more)
     source = body.get("source", "simulator")
-    if source not in SOURCES:
-        raise ConfigError(f"{key}.source must be one of {list(SOURCES)}, not {source!r}")
-    symbols = _strings(body.get("symbols", DEFAULT_SYMBOLS.get(name, ())), f"{key}.symbols")
-    if not symbols:
-        raise ConfigError(f"{key}.symbols must list at least one symbol")
-    depth = body.get("depth")
-    if depth is not None and (not isinstance(depth, int) or depth < 1):
-        raise ConfigError(f"{key}.depth must be a positive integer")
-    default_channels = SIMULATOR_CHANNELS.get(name, ()) if source == "simulator" else ()
+    channels = body.get("channels", _simulator_channels(name) if source == "simulator" else ())
     session = SessionConfig(
-        symbols,
-        _strings(body.get("channels", default_channels), f"{key}.channels"),
-        *_keys(body, key, source),
-        depth=depth,
+        tuple(body.get("symbols", DEFAULT_SYMBOLS.get(name, ()))),
+        tuple(channels),
+        *_keys(body, source),
+        depth=body.get("depth"),
         feed=body.get("feed"),
     )
-    ws_url = _url(body, "ws_url", key) or venue.default_ws_url
-    rest_url = _url(body, "rest_url", key) or venue.default_rest_url
+    ws_url = body.get("ws_url") or venue.default_ws_url
+    rest_url = body.get("rest_url") or venue.default_rest_url
     return VenueSettings(name, session, source == "simulator", ws_url, rest_url)
 
 
-def _url(body: dict, field: str, key: str) -> str | None:
-    """The endpoint `field` if the file sets one: an absolute URL of a scheme the field takes."""
-    if field not in body:
-        return None
-    value, schemes = body[field], URL_SCHEMES[field]
-    if not _is_url(value, schemes):
-        raise ConfigError(
-            f"{key}.{field} must be a {' or '.join(s + '://' for s in schemes)} URL with a host, "
-            f"not {value!r}"
-        )
-    return value
+def _venue_class(name: str, key: str) -> type[Venue]:
+    try:
+        return venue_class(name)
+    except UnknownVenue as exc:
+        raise ConfigError(f"{key}: unknown venue; known: {', '.join(venue_names())}") from exc
+    except ContractError as exc:
+        raise ConfigError(f"{key}: {exc}") from exc
+
+
+def _simulator_channels(name: str) -> tuple[str, ...]:
+    """What the venue's simulator serves when that differs from the venue's defaults."""
+    return simulator_venue_class(name).collector_channels
+
+
+def _keys(body: Mapping[str, Any], source: str) -> tuple[str | None, str | None]:
+    """The credentials from the environment variables the (checked) table names, when live."""
+    if source != "live" or not any(field in body for field in ENV_KEYS):
+        return None, None
+    return os.environ[body["key_env"]], os.environ[body["secret_env"]]
+
+
+# The checks of one [venues.NAME] table. The loader raises the first problem, and
+# `Venue.validate_config` (`mdc plugins validate`) lists them all: both run this one list, so
+# they always agree. Each check gets the venue class, the table and the key to name, and returns
+# its problems, one line each.
+
+
+def venue_table_problems(venue: type[Venue], body: object, key: str) -> list[str]:
+    """Every problem of the table, one line each naming the key; never raises."""
+    if not isinstance(body, Mapping):
+        return [f"{key} must be a table"]
+    problems = [line for check in _TABLE_CHECKS for line in check(venue, body, key)]
+    return problems + [f"{key}: {line}" for line in _extra_problems(venue, body)]
+
+
+def _extra_problems(venue: type[Venue], body: Mapping[str, Any]) -> list[str]:
+    try:
+        return [str(line) for line in venue.extra_config_problems(body)]
+    except Exception as exc:  # a plugin's own check is its code: a crash there is a problem too
+        return [f"the venue's own check failed: {type(exc).__name__}: {exc}"]
+
+
+def _secrets_in_file(venue: type[Venue], body: Mapping[str, Any], key: str) -> list[str]:
+    if not any(field in body for field in SECRET_KEYS):
+        return []
+    return [
+        f"{key}: never put keys in the file; name environment variables with "
+        "key_env and secret_env instead"
+    ]
+
+
+def _unknown_keys(venue: type[Venue], body: Mapping[str, Any], key: str) -> list[str]:
+    unknown = set(body) - VENUE_KEYS - set(SECRET_KEYS)
+    if not unknown:
+        return []
+    return [f"{key}: unknown key(s) {sorted(unknown)}; valid: {sorted(VENUE_KEYS)}"]
+
+
+def _source(venue: type[Venue], body: Mapping[str, Any], key: str) -> list[str]:
+    source = body.get("source", "simulator")
+    if source not in SOURCES:
+        return [f"{key}.source must be one of {list(SOURCES)}, not {source!r}"]
+    simulators = simulator_venue_names()
+    if source == "simulator" and venue.name not in simulators:
+        return [
+            f"{key}.source: no simulator speaks {venue.name} (installed: {', '.join(simulators)});"
+            ' set source = "live" or install one'
+        ]
+    return []
+
+
+def _symbols(venue: type[Venue], body: Mapping[str, Any], key: str) -> list[str]:
+    symbols = body.get("symbols", DEFAULT_SYMBOLS.get(venue.name, ()))
+    if not _is_strings(symbols):
+        return [f"{key}.symbols must be a list of strings"]
+    if not symbols:
+        return [f"{key}.symbols must list at least one symbol"]
+    return []
+
+
+def _channels(venue: type[Venue], body: Mapping[str, Any], key: str) -> list[str]:
+    if "channels" in body and not _is_strings(body["channels"]):
+        return [f"{key}.channels must be a list of strings"]
+    return []
+
+
+def _depth(venue: type[Venue], body: Mapping[str, Any], key: str) -> list[str]:
+    depth = body.get("depth")
+    if depth is not None and (type(depth) is not int or depth < 1):
+        return [f"{key}.depth must be a positive integer"]
+    return []
+
+
+def _feed(venue: type[Venue], body: Mapping[str, Any], key: str) -> list[str]:
+    if "feed" in body and not isinstance(body["feed"], str):
+        return [f"{key}.feed must be a string"]
+    return []
+
+
+def _urls(venue: type[Venue], body: Mapping[str, Any], key: str) -> list[str]:
+    """Each endpoint the file sets: an absolute URL of a scheme the field takes."""
+    return [
+        f"{key}.{field} must be a {' or '.join(s + '://' for s in schemes)} URL with a host, "
+        f"not {body[field]!r}"
+        for field, schemes in URL_SCHEMES.items()
+        if field in body and not _is_url(body[field], schemes)
+    ]
+
+
+def _credentials(venue: type[Venue], body: Mapping[str, Any], key: str) -> list[str]:
+    """Live: a venue that needs auth, or a table naming either variable, needs both set."""
+    needs = venue.capabilities.auth or any(field in body for field in ENV_KEYS)
+    if body.get("source") != "live" or not needs:
+        return []
+    problems = []
+    for field in ENV_KEYS:
+        env = body.get(field)
+        if not isinstance(env, str) or not env:
+            why = f" ({venue.name} needs a key and secret)" if venue.capabilities.auth else ""
+            problems.append(f"{key}.{field} must name an environment variable{why}")
+        elif not os.environ.get(env):
+            problems.append(f"{key}.{field}: environment variable {env} is not set")
+    return problems
+
+
+_TABLE_CHECKS: tuple[Callable[[type[Venue], Mapping[str, Any], str], list[str]], ...] = (
+    _secrets_in_file,
+    _unknown_keys,
+    _source,
+    _symbols,
+    _channels,
+    _depth,
+    _feed,
+    _urls,
+    _credentials,
+)
 
 
 def _is_url(value: object, schemes: tuple[str, ...]) -> bool:
@@ -191,22 +311,11 @@ def _is_url(value: object, schemes: tuple[str, ...]) -> bool:
     return parts.scheme in schemes and bool(parts.hostname)
 
 
-def _keys(body: dict, key: str, source: str) -> tuple[str | None, str | None]:
-    if source != "live" or ("key_env" not in body and "secret_env" not in body):
-        return None, None
-    values = []
-    for field in ("key_env", "secret_env"):
-        env = body.get(field)
-        if not isinstance(env, str) or not env:
-            raise ConfigError(f"{key}.{field} must name an environment variable")
-        value = os.environ.get(env)
-        if not value:
-            raise ConfigError(f"{key}.{field}: environment variable {env} is not set")
-        values.append(value)
-    return values[0], values[1]
-
-
 def _strings(value: Any, key: str) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+    if not _is_strings(value):
         raise ConfigError(f"{key} must be a list of strings")
     return tuple(value)
+
+
+def _is_strings(value: object) -> bool:
+    return isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)

@@ -8,9 +8,15 @@ from typing import Any
 from mdc.errors import DuplicateVariant
 
 
+def entry_points_of(group: str) -> list[importlib.metadata.EntryPoint]:
+    """Every entry point of the group, duplicates included (a listing shows each), read afresh
+    from the installed metadata on every call."""
+    return list(importlib.metadata.entry_points(group=group))
+
+
 def _entries(group: str) -> dict[str, importlib.metadata.EntryPoint]:
     """Entry points by name; two distributions naming the same variant is an error."""
-    entries = importlib.metadata.entry_points(group=group)
+    entries = entry_points_of(group)
     names = [e.name for e in entries]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

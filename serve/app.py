@@ -43,6 +43,7 @@ from serve.jsonapi import (
     new_app,
     read_json,
 )
+from serve.plugins_api import plugins_router
 from serve.store_graphql import graphql_router
 from serve.streaming.websocket import stream_router
 
@@ -282,6 +283,8 @@ def build_app(
         app.include_router(alerts_router(store_dir, keys))
     app.include_router(ui_router(store_dir, keys))
     app.include_router(cost_router(store_dir, keys))
+    if store_dir is not None:
+        app.include_router(plugins_router(store_dir, keys))
 
     @app.post("/v1/predict", openapi_extra=PREDICT_BODY)
     async def predict(request: Request, api_key: str = key) -> Response:

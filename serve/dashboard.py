@@ -32,6 +32,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 import mdc
+from actors.panel import STATUS_FILE
 from serve.auth import KeyRing
 from serve.jsonapi import ApiError, json_response, key_dependency
 
@@ -61,7 +62,6 @@ MEDIA_TYPES = {
 CACHE = {"Cache-Control": "public, max-age=86400", "Vary": "Accept-Encoding"}
 COMPRESSED = frozenset({".mjs", ".js", ".css", ".html", ".wasm", ".json"})
 """Types worth gzip (python_stdlib.zip and the bundle are zip files: compressed already)."""
-STATUS_FILE = "status.json"
 BROWSER_PACKAGES = ("sortedcontainers", "yaml")
 """Pure-Python dependencies of mdc's core (PyYAML falls back to pure Python without libyaml)."""
 BROWSER_PARTS = (

@@ -1,4 +1,9 @@
-"""Simulator settings (one frozen object) and the default instruments of each venue."""
+"""Simulator settings (one frozen object) and the default instruments of the built-in venues.
+
+Which venues can be served is not listed here: every encoder registered in the
+`mdc.simulator_venues` entry-point group can (see mdc.simulator.registry); each encoder class
+names its own default instruments.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from mdc.simulator.model import SimulatorConfigError, SymbolSpec
+from mdc.simulator.registry import (
+    UnknownSimulatorVenue,
+    simulator_venue_class,
+    simulator_venue_names,
+)
 
 VENUES = ("binance", "coinbase", "kraken", "alpaca")
+"""The built-in venues: the ones served when none are named."""
 
 _D = Decimal
 INSTRUMENTS: dict[str, dict[str, SymbolSpec]] = {
@@ -28,16 +39,7 @@ INSTRUMENTS: dict[str, dict[str, SymbolSpec]] = {
         "MSFT": SymbolSpec("MSFT", _D("400.00"), _D("0.01"), _D("1"), 300),
     },
 }
-
-
-def default_spec(venue: str, symbol: str) -> SymbolSpec:
-    """The venue's known instrument, or a generic one so any symbol can be simulated."""
-    known = INSTRUMENTS.get(venue, {}).get(symbol)
-    if known is not None:
-        return known
-    if venue == "alpaca":
-        return SymbolSpec(symbol, _D("100.00"), _D("0.01"), _D("1"), 300)
-    return SymbolSpec(symbol, _D("100.00"), _D("0.01"), _D("0.0001"), 10000)
+"""The built-in encoders' default instruments (each encoder class points at its own)."""
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,10 @@ class SimulatorConfig:
     truth_trade_cap: int = 1_000_000
 
     def __post_init__(self) -> None:
-        unknown = [v for v in self.venues if v not in VENUES]
+        installed = simulator_venue_names()
+        unknown = [v for v in self.venues if v not in installed]
         if unknown:
-            raise SimulatorConfigError(f"venues: unknown {unknown}; valid: {list(VENUES)}")
+            raise UnknownSimulatorVenue(f"venues: unknown {unknown}; installed: {installed}")
         for name in ("tick_s", "ping_interval_s", "auth_timeout_s", "subscribe_deadline_s"):
             if getattr(self, name) <= 0:
                 raise SimulatorConfigError(f"{name} must be > 0")
@@ -81,5 +84,12 @@ class SimulatorConfig:
                 raise SimulatorConfigError(f"{name} must be >= 1")
 
     def specs(self, venue: str) -> list[SymbolSpec]:
-        names = self.symbols.get(venue) or tuple(INSTRUMENTS[venue])
-        return [default_spec(venue, name) for name in names]
+        """The configured symbols of `venue` (else its encoder's default instruments), each as
+        the encoder knows it or generic, so any symbol can be simulated."""
+        encoder = simulator_venue_class(venue)
+        names = self.symbols.get(venue) or tuple(encoder.instruments)
+        if not names:
+            raise SimulatorConfigError(
+                f"symbols: the {venue} simulator has no default instruments; name its symbols"
+            )
+        return [encoder.spec(name) for name in names]

@@ -8,9 +8,9 @@ from __future__ import annotations
 import random
 
 from mdc.simulator.config import SimulatorConfig
-from mdc.simulator.encoders import VENUE_CLASSES
 from mdc.simulator.encoders.base import Publication, Venue
 from mdc.simulator.model import MarketModel, ModelEvent
+from mdc.simulator.registry import simulator_venue_class
 from mdc.simulator.truth import VenueTruth
 
 
@@ -20,7 +20,7 @@ class VenueDriver:
     def __init__(self, name: str, config: SimulatorConfig) -> None:
         rng = random.Random(f"{config.seed}:{name}")
         self.model = MarketModel(config.specs(name), rng, config.rate)
-        self.venue: Venue = VENUE_CLASSES[name](self.model, config)
+        self.venue: Venue = simulator_venue_class(name)(self.model, config)
         books = {s: (m.book, m.update_id) for s, m in self.model.symbols.items()}
         limits = (config.truth_book_retention, config.truth_trade_cap)
         self.truth = VenueTruth(name, books, self.venue.truth_trade, self.venue.wire_ts_ns, limits)

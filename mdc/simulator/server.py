@@ -24,7 +24,6 @@ from mdc.simulator.faults import Close, FaultAction, FaultConfig, FaultLink
 from mdc.simulator.firehose import FRAMES_PER_CHUNK, Tape
 from mdc.simulator.truth import VenueTruth
 
-WS_PATH_HINT = {"binance": "/stream", "coinbase": "/", "kraken": "/v2", "alpaca": "/v2/iex"}
 _CLOSE = object()
 REFUSED = HttpReply(503, '{"error":"simulated outage: connections refused"}')
 SLOW_NOTICE_TIMEOUT_S = 1.0
@@ -96,7 +95,7 @@ class VenueServer:
         host, bound = self._runner.addresses[0][:2]
         base = f"{host}:{bound}"
         self.urls = VenueUrls(
-            f"ws://{base}{WS_PATH_HINT[self.name]}", f"ws://{base}", f"http://{base}"
+            f"ws://{base}{self.venue.default_ws_path}", f"ws://{base}", f"http://{base}"
         )
         self._ticker = asyncio.create_task(self._tick_loop())
         return self.urls
@@ -299,7 +298,7 @@ class FirehoseServer:
         await web.TCPSite(self._runner, self.host, port).start()
         host, bound = self._runner.addresses[0][:2]
         base = f"{host}:{bound}"
-        path = WS_PATH_HINT[self.tape.venue]
+        path = self.tape.rest_venue.default_ws_path
         return VenueUrls(f"ws://{base}{path}", f"ws://{base}", f"http://{base}")
 
     async def stop(self) -> None:

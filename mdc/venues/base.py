@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import enum
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -26,6 +26,7 @@ from mdc.errors import (
 from mdc.events import BookDelta, BookSnapshot, Event, Gap, Status, Trade
 from mdc.sync import BookRules, BookSync, FetchTrades, NeedSnapshot, ResumePoint, TradeSync
 from mdc.venues import storable
+from mdc.venues.contract import Capabilities
 
 # Control items: what a venue says about the connection rather than the market.
 
@@ -133,22 +134,70 @@ TOO_DEEP = "nested too deep to decode"
 
 
 class Venue:
-    """Base of every venue class (registered by class; each connection gets an instance of its
-    own); the defaults suit venues without the feature."""
+    """Base of every venue class (registered by class in the `mdc.venues` entry-point group; each
+    connection gets an instance of its own); the defaults suit venues without the feature.
 
-    name: str = ""
+    The plugin contract: `name` (the id, equal to the entry-point name), `display_name`,
+    `capabilities`, `create()` and `validate_config(table)` (with the `extra_config_problems`
+    hook); the rest are the wire and session hooks below."""
+
+    name: ClassVar[str] = ""
+    """The plugin id: the `[venues.NAME]` table, the `venue` of every event; equal to the
+    entry-point name (the registry refuses a plugin where they differ)."""
+    display_name: ClassVar[str] = ""
+    """For people (listings); a class that sets `name` but not this gets its name."""
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        streams=("trades",), book_integrity="none", backfill="none", auth=False
+    )
     default_ws_url: str = ""
     default_rest_url: str = ""
     default_channels: tuple[str, ...] = ()
     consecutive_trade_ids: bool = False
-    needs_auth: bool = False
-    has_books: bool = True
-    book_update_ids: bool = False
-    """Every book event carries the venue's update id (Binance U/u), so a book state can be
-    named by it; otherwise only by venue time."""
     kept: tuple[str, ...] = ()
     """Attributes holding per-connection state (each replaced on change, never changed in place)
     that `read` puts back when it refuses a message: a refused message leaves no trace."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__ and "display_name" not in cls.__dict__:
+            cls.display_name = cls.name
+
+    @classmethod
+    def create(cls) -> Venue:
+        """A new venue object for one connection (or one reading of a recording); a plugin that
+        needs more than `cls()` overrides this."""
+        return cls()
+
+    @classmethod
+    def validate_config(cls, table: Mapping[str, Any]) -> list[str]:
+        """Every problem of a `[venues.NAME]` table, one line each, without raising: the checks
+        every venue shares (the same ones the config loader runs), then the venue's own."""
+        # mdc.config builds on this module, so it is imported when first asked for.
+        from mdc.config import venue_table_problems  # noqa: PLC0415
+
+        return venue_table_problems(cls, table, f"venues.{cls.name}")
+
+    @classmethod
+    def extra_config_problems(cls, table: Mapping[str, Any]) -> list[str]:
+        """The venue's own checks of its table (say, a depth it does not offer), one line each;
+        never raises. Runs after the shared checks, whatever they found."""
+        return []
+
+    # Derived from `capabilities`, so there is one place that says them.
+
+    @property
+    def needs_auth(self) -> bool:
+        return self.capabilities.auth
+
+    @property
+    def has_books(self) -> bool:
+        return self.capabilities.books
+
+    @property
+    def book_update_ids(self) -> bool:
+        """Every book event carries the venue's update id (Binance U/u), so a book state can be
+        named by it; otherwise only by venue time."""
+        return self.capabilities.book_integrity == "update_ids"
 
     def decode(self, data: bytes, ts_recv: int) -> list[Event | Control]:
         raise NotImplementedError

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from mdc.events import Trade
-from mdc.simulator.config import SimulatorConfig
+from mdc.simulator.config import INSTRUMENTS, SimulatorConfig
 from mdc.simulator.encoders.alpaca_session import FEEDS, AlpacaSession, reject_feed
 from mdc.simulator.encoders.base import (
     HttpReply,
@@ -81,6 +81,10 @@ class _BarBuilder:
 class AlpacaVenue(Venue):
     name = "alpaca"
     ts_unit_ns = 1
+    default_ws_path = "/v2/iex"
+    instruments = INSTRUMENTS["alpaca"]
+    generic_lot = Decimal("1")  # whole shares
+    generic_max_lots = 300
 
     def __init__(self, model: MarketModel, config: SimulatorConfig) -> None:
         super().__init__(model, config)

@@ -12,14 +12,21 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import msgspec
 
 from mdc.errors import CollectorError
 from mdc.events import Trade
 from mdc.simulator.config import SimulatorConfig
-from mdc.simulator.model import BookUpdate, MarketModel, ModelEvent, ModelTrade, TradeHistory
+from mdc.simulator.model import (
+    BookUpdate,
+    MarketModel,
+    ModelEvent,
+    ModelTrade,
+    SymbolSpec,
+    TradeHistory,
+)
 from mdc.timefmt import format_rfc3339_ns
 
 _encoder = msgspec.json.Encoder()
@@ -74,11 +81,35 @@ class Session(Protocol):
 
 
 class Venue:
-    """Base of the four venues: owns the model, the REST trade history and the book mirror."""
+    """Base of every simulated venue (registered by class in the `mdc.simulator_venues`
+    entry-point group, under its `name`): owns the model, the REST trade history and the book
+    mirror. The class attributes are what the server and the config need to know of a venue
+    without knowing its name."""
 
-    name = ""
+    name: ClassVar[str] = ""
     ts_unit_ns = 1
     """Resolution of the venue's timestamps on the wire; truth ts_event is truncated to it."""
+    default_ws_path: ClassVar[str] = "/"
+    """The websocket path of the venue's usual endpoint (`VenueUrls.ws`)."""
+    instruments: ClassVar[Mapping[str, SymbolSpec]] = {}
+    """Served when no symbols are configured; known symbols keep their spec when configured."""
+    generic_lot: ClassVar[Decimal] = Decimal("0.0001")
+    generic_max_lots: ClassVar[int] = 10000
+    """Size lot and lots per order of a symbol not in `instruments` (crypto-like by default)."""
+    collector_channels: ClassVar[tuple[str, ...]] = ()
+    """The channels a collector subscribes to on this simulator when its config names none,
+    where the simulator lacks some of the venue's defaults (Kraken's ticker); empty: the
+    venue's own defaults."""
+
+    @classmethod
+    def spec(cls, symbol: str) -> SymbolSpec:
+        """The known instrument, or a generic one so any symbol can be simulated."""
+        known = cls.instruments.get(symbol)
+        if known is not None:
+            return known
+        return SymbolSpec(
+            symbol, Decimal("100.00"), Decimal("0.01"), cls.generic_lot, cls.generic_max_lots
+        )
 
     def __init__(self, model: MarketModel, config: SimulatorConfig) -> None:
         self.model = model

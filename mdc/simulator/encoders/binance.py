@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import msgspec
 
-from mdc.simulator.config import SimulatorConfig
+from mdc.simulator.config import INSTRUMENTS, SimulatorConfig
 from mdc.simulator.encoders.base import (
     HandshakeRejected,
     HttpReply,
@@ -52,6 +52,8 @@ def _levels(levels: list[tuple[Decimal, Decimal]]) -> list[list[str]]:
 class BinanceVenue(Venue):
     name = "binance"
     ts_unit_ns = 1_000_000
+    default_ws_path = "/stream"
+    instruments = INSTRUMENTS["binance"]
 
     def __init__(self, model: MarketModel, config: SimulatorConfig) -> None:
         super().__init__(model, config)

@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from mdc.simulator.config import INSTRUMENTS
 from mdc.simulator.encoders.base import (
     HttpReply,
     Publication,
@@ -44,6 +45,7 @@ def _not_found(message: str) -> HttpReply:
 class CoinbaseVenue(Venue):
     name = "coinbase"
     ts_unit_ns = 1_000
+    instruments = INSTRUMENTS["coinbase"]
 
     def render(self, event: ModelEvent) -> list[Publication]:
         ts = _time(event.ts_ns)

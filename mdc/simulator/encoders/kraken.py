@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mdc.events import Level
-from mdc.simulator.config import SimulatorConfig
+from mdc.simulator.config import INSTRUMENTS, SimulatorConfig
 from mdc.simulator.encoders.base import (
     HttpReply,
     Publication,
@@ -69,6 +69,9 @@ def checksum_text(asks: list[tuple[str, str]], bids: list[tuple[str, str]]) -> s
 class KrakenVenue(Venue):
     name = "kraken"
     ts_unit_ns = 1_000
+    default_ws_path = "/v2"
+    instruments = INSTRUMENTS["kraken"]
+    collector_channels = ("book", "trade")  # no ticker channel here
 
     def __init__(self, model: MarketModel, config: SimulatorConfig) -> None:
         super().__init__(model, config)

@@ -50,6 +50,7 @@ from mdc.venues.base import (
     TradeBatch,
     Venue,
 )
+from mdc.venues.contract import Capabilities
 
 KEY_ENV = "APCA_API_KEY_ID"
 SECRET_ENV = "APCA_API_SECRET_KEY"
@@ -59,12 +60,15 @@ DEFAULT_FEED = "iex"
 
 class Alpaca(AlpacaBuilders, Venue):
     name = NAME
+    display_name = "Alpaca"
+    # Stocks v2 streams quotes, not order books; REST history by `start` time only; key/secret.
+    capabilities = Capabilities(
+        streams=("trades", "quotes", "bars"), book_integrity="none", backfill="time", auth=True
+    )
     default_ws_url = "wss://stream.data.alpaca.markets"
     default_rest_url = "https://data.alpaca.markets"
     default_channels = ("trades", "quotes", "bars")
     consecutive_trade_ids = False  # ids are per exchange and not consecutive even there
-    needs_auth = True
-    has_books = False  # stocks v2 streams quotes, not order books
 
     def __init__(self) -> None:
         self._frame = msgspec.json.Decoder(list[_ITEM])

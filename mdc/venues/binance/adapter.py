@@ -34,16 +34,24 @@ from mdc.venues.binance.wire import (
     _RestAggTrade,
     _Trade,
 )
+from mdc.venues.contract import Capabilities
 from mdc.venues.decimals import DecimalTexts, TextDecoder
 
 
 class Binance(BinanceBuilders, BinanceRest, Venue):
     name = NAME
+    display_name = "Binance"
+    # Diff-depth U/u ids on every book event (SequenceRules); REST history by fromId.
+    capabilities = Capabilities(
+        streams=("trades", "quotes", "book", "bars"),
+        book_integrity="update_ids",
+        backfill="id",
+        auth=False,
+    )
     default_ws_url = "wss://stream.binance.com:9443"
     default_rest_url = "https://api.binance.com"
     default_channels = ("trade", "depth@100ms", "bookTicker")
     consecutive_trade_ids = True
-    book_update_ids = True
 
     def __init__(self) -> None:
         self._envelope = msgspec.json.Decoder(_Envelope)

@@ -41,6 +41,7 @@ from mdc.venues.coinbase.wire import (
     Snapshot,
     Ticker,
 )
+from mdc.venues.contract import Capabilities
 from mdc.venues.decimals import DecimalTexts, TextDecoder
 
 EXCHANGE_FEED = "exchange"
@@ -50,6 +51,15 @@ EXCHANGE_CHANNELS = ("level2", "matches", "ticker", "heartbeat")
 
 class Coinbase(CoinbaseBuilders, CoinbaseRest, Venue):
     name = NAME
+    display_name = "Coinbase"
+    # level2 has no update ids or checksum: a book loss shows in the connection's sequence_num
+    # (TrustingRules + ConnectionSequence); REST history pages by trade id (`after`). No bars.
+    capabilities = Capabilities(
+        streams=("trades", "quotes", "book"),
+        book_integrity="sequence",
+        backfill="id",
+        auth=False,
+    )
     default_ws_url = "wss://advanced-trade-ws.coinbase.com"
     default_rest_url = "https://api.exchange.coinbase.com"
     default_channels = ("level2", "market_trades", "heartbeats")

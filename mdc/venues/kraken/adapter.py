@@ -20,6 +20,7 @@ from mdc.venues.base import (
     SessionConfig,
     Venue,
 )  # fmt: skip
+from mdc.venues.contract import Capabilities
 from mdc.venues.decimals import DecimalTexts, TextDecoder
 from mdc.venues.kraken.book_checksum import Checksum
 from mdc.venues.kraken.parse import NAME, KrakenBuilders, _built, _Invalid, _v1_channel
@@ -51,6 +52,15 @@ own."""
 
 class Kraken(KrakenBuilders, KrakenRest, Venue):
     name = NAME
+    display_name = "Kraken"
+    # CRC32 of the top levels after every book message (ChecksumRules); REST history takes a
+    # time cursor (`since`) and only filters by id. No bars.
+    capabilities = Capabilities(
+        streams=("trades", "quotes", "book"),
+        book_integrity="checksum",
+        backfill="time",
+        auth=False,
+    )
     default_ws_url = "wss://ws.kraken.com"
     default_rest_url = "https://api.kraken.com"
     default_channels = ("book", "trade", "ticker")
