@@ -88,7 +88,7 @@ def main() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     argv = [sys.executable, "-m", "mdc.cli", "run", "--data-dir", data_dir, "--venues", "binance"]
-    argv += ["--api-port", str(port), "--grpc-port", str(free_port()), "--duration", "900"]
+    argv += ["--api-port", str(port), "--grpc-port", "0", "--duration", "900"]
     env = {k: v for k, v in os.environ.items() if k != "MDC_API_KEYS"}
     print(f"starting mdc run (binance) on {base} ...", file=sys.stderr)
     with open(Path(data_dir) / "run.log", "w") as log:

@@ -89,6 +89,26 @@ def _reload(data_dir: Path) -> subprocess.CompletedProcess:
     return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
 
 
+def test_the_installed_example_is_listed_and_passes_its_own_tests(example_v1):
+    listing = subprocess.run(
+        [MDC, "plugins", "list"], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    rows = {line.split()[0]: line for line in listing.splitlines()[1:] if not line[0].isspace()}
+    assert {"alpaca", "binance", "coinbase", "kraken", "example"} <= set(rows), listing
+    assert "mdc-example-venue" in rows["example"] and "1.0.0" in rows["example"]
+    assert "trades,book book:update_ids" in rows["example"]
+    tests = EXAMPLE / "tests"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=EXAMPLE,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
 def test_reload_switches_versions_without_losing_or_doubling_a_trade(example_v1, tmp_path):
     data_dir = tmp_path / "data"
     config = tmp_path / "mdc.toml"

@@ -56,7 +56,7 @@ def collector(tmp_path_factory):
     base = f"http://127.0.0.1:{port}"
     argv = [sys.executable, "-m", "mdc.cli", "run", "--data-dir", str(data_dir)]
     argv += ["--venues", "binance", "--api-port", str(port), "--duration", "400"]
-    argv += ["--grpc-port", str(free_port())]
+    argv += ["--grpc-port", "0"]  # any free port: the API learns the one bound
     env = {k: v for k, v in os.environ.items() if k != "MDC_API_KEYS"}
     log = data_dir / "run.log"
     with open(log, "w") as out:
