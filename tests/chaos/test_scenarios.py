@@ -5,6 +5,8 @@ in a real run's store."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +123,15 @@ def _bigger_first_bid(event):
         return event
     (price, size), *rest = event.bids
     return msgspec.structs.replace(event, bids=((price, size + 1), *rest))
+
+
+def test_the_run_wrote_its_page_and_charts_for_people(chaos_run):
+    """The standalone HTML page and the PNG charts beside the JSON, kept as CI artifacts."""
+    page = (chaos_run / "chaos-report.html").read_text()
+    for name in scenario_names():
+        timeline = chaos_run / f"chaos-{name}-timeline.png"
+        assert timeline.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and timeline.name in page
+    artifacts = Path(os.environ.get("MDC_TEST_ARTIFACTS", "test-artifacts")) / "chaos"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    for produced in [*chaos_run.glob("chaos-report.*"), *chaos_run.glob("chaos-*.png")]:
+        shutil.copy(produced, artifacts / produced.name)

@@ -4,15 +4,9 @@ and the metrics endpoint of `mdc run`: a real Ray runtime and the simulator on l
 import asyncio
 import errno
 import json
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from actors.supervisor import Supervisor
 from actors.telemetry import TRACES_FILE_ENV
@@ -21,7 +15,6 @@ from mdc.dlq import DeadLetterQueue
 from mdc.errors import MalformedMessage
 from mdc.simulator.server import Simulator
 from mdc.venues.registry import get_venue
-from serve.deployment import free_port
 from tests.integration.collector import collect, wait_until
 
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_runtime")]
@@ -94,68 +87,6 @@ def test_malformed_messages_land_in_the_dlq_with_their_bytes_and_ingest_goes_on(
         assert entry.venue == "kraken" and entry.error
         with pytest.raises(MalformedMessage):
             get_venue("kraken").parse(entry.raw, 0)  # the bytes exactly as received
-
-
-def test_mdc_run_serves_metrics_and_probes_and_stops_cleanly(tmp_path):
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mdc.cli",
-            "run",
-            "--data-dir",
-            str(tmp_path),
-            "--venues",
-            "binance,alpaca",
-            "--metrics-port",
-            str(port),
-            "--duration",
-            "60",
-            "--no-api",
-            "--no-grpc",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        body = ""
-        while time.monotonic() < deadline and not _flowing(body):
-            body = _get(port, "/metrics") if _get(port, "/readyz") == "ready" else ""
-            time.sleep(0.5)  # polling a subprocess's HTTP server, bounded by the deadline
-        assert "mdc_restarts_total" in body and "mdc_actor_up" in body
-        assert _flowing(body), body[-3000:]
-        assert _get(port, "/livez") == "ok"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, out[-3000:]
-    assert "stopped cleanly" in out
-    status = json.loads((Path(tmp_path) / "status.json").read_text())
-    assert "provider:binance" in status["rows"]
-
-
-def _flowing(body: str) -> bool:
-    """Events by venue and type and the end-to-end lag histogram are fed from the actors."""
-    samples = {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(body)
-        for sample in family.samples
-    }
-    trades = samples.get(("mdc_events_total", (("type", "trade"), ("venue", "binance"))), 0)
-    lag = samples.get(("mdc_end_to_end_lag_seconds_count", (("venue", "binance"),)), 0)
-    return trades > 0 and lag > 0
-
-
-def _get(port: int, path: str) -> str:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
-            text = response.read().decode()
-    except OSError:
-        return ""
-    return "ready" if path == "/readyz" else ("ok" if path == "/livez" else text)
 
 
 def _exists(path: Path):

@@ -12,15 +12,18 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect
 
 from actors.waiting import wait_until_sync
@@ -121,6 +124,41 @@ def test_mdc_run_serves_live_predictions(collector):
     with connect(stream, additional_headers=headers) as ws:
         kinds = {json.loads(ws.recv(timeout=30))["type"] for _ in range(200)}
     assert {"book_snapshot", "book_delta", "trade"} <= kinds
+
+
+def test_metrics_and_probes_are_served_while_it_runs(collector):
+    """The driver's Prometheus endpoint and probes (the port is in the run's output); that the
+    run stops cleanly, the module's collector fixture checks."""
+    log = (collector.data_dir / "run.log").read_text()
+    port = int(re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", log).group(1))
+    body = wait_until_sync(
+        lambda: (text := _metric(port, "/metrics")) and _flowing(text) and text, 60, "metrics"
+    )
+    assert "mdc_restarts_total" in body and "mdc_actor_up" in body
+    assert _metric(port, "/livez") == "ok" and _metric(port, "/readyz") == "ready"
+    status = json.loads((collector.data_dir / "status.json").read_text())
+    assert "provider:binance" in status["rows"]
+
+
+def _flowing(body: str) -> bool:
+    """Events by venue and type and the end-to-end lag histogram are fed from the actors."""
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+    }
+    trades = samples.get(("mdc_events_total", (("type", "trade"), ("venue", "binance"))), 0)
+    lag = samples.get(("mdc_end_to_end_lag_seconds_count", (("venue", "binance"),)), 0)
+    return trades > 0 and lag > 0
+
+
+def _metric(port: int, path: str) -> str:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+            text = response.read().decode()
+    except OSError:
+        return ""
+    return "ready" if path == "/readyz" else ("ok" if path == "/livez" else text)
 
 
 def _login(page, collector: Collector, key: str | None = None) -> None:

@@ -21,7 +21,7 @@ def test_console_export_under_mdc_run_writes_every_actors_spans_to_the_file_it_n
     env["OTEL_TRACES_EXPORTER"] = "console"  # and the default sampler
     data_dir = tmp_path / "data"
     argv = [str(Path(sys.executable).parent / "mdc"), "run", "--data-dir", str(data_dir)]
-    argv += ["--duration", "15", "--no-api", "--no-grpc"]  # the four simulated venues
+    argv += ["--duration", "8", "--no-api", "--no-grpc"]  # the four simulated venues
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
 

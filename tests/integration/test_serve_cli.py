@@ -21,6 +21,7 @@ from mdc.store import Store
 from mdc.store.synth import book_stream, trades
 from models.runtime import SHIPPED, discover_models
 from serve.deployment import free_port
+from tests.integration.pipes import drain
 
 MDC = [sys.executable, "-m", "mdc.cli", "serve"]
 
@@ -90,13 +91,11 @@ def test_launch_predict_and_stop_on_ctrl_c(tmp_path):
         store.append(trades(random.Random(1), 500) + book_stream(random.Random(2), 100))
     argv = [*MDC, "--port", str(port), "--num-cpus", "1", "--direct-ingress"]
     argv += ["--data-dir", str(tmp_path), "--grpc-port", str(grpc_port)]
-    proc = subprocess.Popen(
-        argv,
-        env=env(MDC_API_KEYS="cli-key"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    errors = tmp_path / "stderr.log"  # a file: output the test does not read never blocks it
+    with open(errors, "w") as stderr:
+        proc = subprocess.Popen(
+            argv, env=env(MDC_API_KEYS="cli-key"), stdout=subprocess.PIPE, stderr=stderr, text=True
+        )
     try:
         line = proc.stdout.readline()
         assert f"gRPC market data of {tmp_path} on 127.0.0.1:{grpc_port}" in line, line
@@ -105,10 +104,11 @@ def test_launch_predict_and_stop_on_ctrl_c(tmp_path):
             assert [g.event.trade_id for g in replayed] == list(range(1, 501))
             assert client.book("binance", "BTC-USDT", depth=2).in_sync
         line = proc.stdout.readline()
-        assert f"ready at http://127.0.0.1:{port}" in line, line or proc.stderr.read()
+        assert f"ready at http://127.0.0.1:{port}" in line, line or errors.read_text()
         path = proc.stdout.readline()
         assert f"the replica answers on http://127.0.0.1:{port} (Serve's proxy: http://" in path
         proxy = path.split("proxy: ")[1].rstrip(")\n")
+        drain(proc.stdout)
         n = len(discover_models(SHIPPED)[0].features)
         for base in (f"http://127.0.0.1:{port}", proxy):
             response = httpx.post(
@@ -128,7 +128,8 @@ def test_launch_predict_and_stop_on_ctrl_c(tmp_path):
         assert len(answer.json()["data"]["trades"]) == 3, answer.text
         started = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 0 and time.monotonic() - started < 60
+        assert proc.wait(timeout=60) == 0, errors.read_text()[-3000:]
+        assert time.monotonic() - started < 60
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -11,6 +11,7 @@ import sys
 import pytest
 from toxiproxy import Toxiproxy
 
+from tests.integration.pipes import drain
 from tests.integration.toxiproxy_support import EchoServer, connect, recv_exactly
 
 MDC = [sys.executable, "-m", "mdc.cli"]
@@ -54,17 +55,20 @@ def test_serves_the_config_until_ctrl_c(tmp_path):
     echo = EchoServer()
     config = tmp_path / "proxies.json"
     config.write_text(json.dumps([{"name": "echo", "upstream": echo.address}]))
-    proc = subprocess.Popen(
-        [*MDC, "chaos", "proxy", "--port", "0", "--seed", "3", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    errors = tmp_path / "stderr.log"  # a file: output the test does not read never blocks it
+    with open(errors, "w") as stderr:
+        proc = subprocess.Popen(
+            [*MDC, "chaos", "proxy", "--port", "0", "--seed", "3", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
     try:
         banner = proc.stdout.readline()
-        assert banner.startswith("toxiproxy API on http://127.0.0.1:"), proc.stderr.read()
+        assert banner.startswith("toxiproxy API on http://127.0.0.1:"), errors.read_text()
         port = int(banner.rsplit(":", 1)[1])
         assert proc.stdout.readline().startswith("proxy echo: 127.0.0.1:")
+        drain(proc.stdout)
         client = Toxiproxy()
         client.update_api_consumer("127.0.0.1", port)
         proxy = client.get_proxy("echo")
@@ -72,10 +76,8 @@ def test_serves_the_config_until_ctrl_c(tmp_path):
             sock.sendall(b"cli")
             assert recv_exactly(sock, 3) == b"cli"
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
+        assert proc.wait(timeout=20) == 0, errors.read_text()[-3000:]
     finally:
         proc.kill()
         proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
         echo.stop()
