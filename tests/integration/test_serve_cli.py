@@ -21,7 +21,7 @@ from mdc.store import Store
 from mdc.store.synth import book_stream, trades
 from models.runtime import SHIPPED, discover_models
 from serve.deployment import free_port
-from tests.integration.pipes import drain
+from tests.integration.pipes import drain, with_default_sigint
 
 MDC = [sys.executable, "-m", "mdc.cli", "serve"]
 
@@ -94,7 +94,11 @@ def test_launch_predict_and_stop_on_ctrl_c(tmp_path):
     errors = tmp_path / "stderr.log"  # a file: output the test does not read never blocks it
     with open(errors, "w") as stderr:
         proc = subprocess.Popen(
-            argv, env=env(MDC_API_KEYS="cli-key"), stdout=subprocess.PIPE, stderr=stderr, text=True
+            with_default_sigint(argv),
+            env=env(MDC_API_KEYS="cli-key"),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
         )
     try:
         line = proc.stdout.readline()

@@ -11,7 +11,7 @@ import sys
 import pytest
 from toxiproxy import Toxiproxy
 
-from tests.integration.pipes import drain
+from tests.integration.pipes import drain, with_default_sigint
 from tests.integration.toxiproxy_support import EchoServer, connect, recv_exactly
 
 MDC = [sys.executable, "-m", "mdc.cli"]
@@ -58,7 +58,9 @@ def test_serves_the_config_until_ctrl_c(tmp_path):
     errors = tmp_path / "stderr.log"  # a file: output the test does not read never blocks it
     with open(errors, "w") as stderr:
         proc = subprocess.Popen(
-            [*MDC, "chaos", "proxy", "--port", "0", "--seed", "3", "--config", str(config)],
+            with_default_sigint(
+                [*MDC, "chaos", "proxy", "--port", "0", "--seed", "3", "--config", str(config)]
+            ),
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
