@@ -165,17 +165,13 @@ def register_status(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_status)
 
 
-STALE_AFTER_NS = 10_000_000_000
-
-
 def _status(args: argparse.Namespace) -> int:
-    from actors.panel import STATUS_FILE, footer, text
+    from actors.panel import STALE_AFTER_NS, STATUS_FILE, footer, read_status, text
 
     data_dir = args.data_dir or default_data_dir()
     path = os.path.join(data_dir, STATUS_FILE)
     try:
-        with open(path) as f:
-            status = json.load(f)
+        status = read_status(data_dir)
     except FileNotFoundError:
         raise ConfigError(
             f"no collector status in {data_dir} (is `mdc run` using this --data-dir?)"
@@ -571,16 +567,10 @@ def _reload(args: argparse.Namespace) -> int:
     return 0 if answer.ok else 1
 
 
-STATUS_FRESH_NS = 10_000_000_000
-"""A collector refreshes its status file every second; one older than this is not running."""
-
-
 def _collector_running(data_dir: str, now_ns: int) -> bool:
-    from actors.panel import STATUS_FILE
+    from actors.panel import STALE_AFTER_NS, read_status
 
     try:
-        with open(os.path.join(data_dir, STATUS_FILE)) as f:
-            written = json.load(f)["written_ns"]
-        return now_ns - int(written) < STATUS_FRESH_NS
+        return now_ns - int(read_status(data_dir)["written_ns"]) < STALE_AFTER_NS
     except (OSError, ValueError, KeyError, TypeError):
         return False

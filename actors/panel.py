@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -19,6 +20,9 @@ from actors.sidefiles import SideFile
 
 PLAIN_EVERY_S = 5.0
 STATUS_FILE = "status.json"
+STALE_AFTER_NS = 10_000_000_000
+"""The panel rewrites status.json every second: one older than this was left by a collector
+that is not running (`mdc status`, `mdc plugins reload`)."""
 TITLE = "mdc run — Ctrl-C stops it (drains and fsyncs first)"
 COLUMNS = (
     "actor",
@@ -188,6 +192,14 @@ def line(rows: dict[str, dict], data_dir: str) -> str:
     ]
     parts.append(f"disk {disk_bytes(data_dir) / 1e6:.1f} MB")
     return "  ".join(parts + refusals(rows))
+
+
+def read_status(data_dir: str) -> Any:
+    """DATA_DIR/status.json as the running (or last) collector wrote it, for every reader
+    (`mdc status`, `/v1/status`, the cost view, `mdc plugins reload`); FileNotFoundError when
+    no collector wrote one here, ValueError when it is not JSON."""
+    with open(os.path.join(data_dir, STATUS_FILE), "rb") as f:
+        return json.load(f)
 
 
 def write_status(data_dir: str, rows: dict[str, dict], usage: Mapping | None = None) -> None:

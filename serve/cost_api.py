@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
@@ -31,7 +30,7 @@ from urllib.parse import unquote
 import msgspec
 from fastapi import APIRouter, Depends, Request, Response
 
-from actors.panel import STATUS_FILE, USAGE
+from actors.panel import STATUS_FILE, USAGE, read_status
 from mdc.cost import BadPrice, CostInputs, ProviderUsage, StorageRow, UnitPrices, cost_report
 from mdc.cost.model import DAY_NS, JSONL, OTHER, WAL
 from mdc.events import EVENT_TYPES, TYPE_NAMES
@@ -257,10 +256,8 @@ NO_USAGE = (
 def read_usage(data_dir: str) -> Usage:
     """The running (or last) collector's usage totals; a missing or unreadable status is a
     note, not an error: the storage half of the report stands on its own."""
-    path = os.path.join(data_dir, STATUS_FILE)
     try:
-        with open(path, "rb") as f:
-            status = json.load(f)
+        status = read_status(data_dir)
     except FileNotFoundError:
         return Usage(notes=(NO_STATUS,))
     except (OSError, ValueError) as exc:

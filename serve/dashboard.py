@@ -21,7 +21,6 @@ from __future__ import annotations
 import gzip
 import importlib.metadata
 import io
-import json
 import os
 import time
 import zipfile
@@ -32,7 +31,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 import mdc
-from actors.panel import STATUS_FILE
+from actors.panel import read_status
 from serve.auth import KeyRing
 from serve.jsonapi import ApiError, json_response, key_dependency
 
@@ -185,18 +184,17 @@ def ui_router(data_dir: str | None, keys: KeyRing) -> APIRouter:
 
     @router.get("/v1/status", dependencies=[Depends(key_dependency(keys))])
     async def status() -> Response:
-        return json_response(read_status(data_dir))
+        return json_response(status_answer(data_dir))
 
     return router
 
 
-def read_status(data_dir: str | None) -> dict:
+def status_answer(data_dir: str | None) -> dict:
     """The panel's rows and how old they are; 404 when no collector writes them here."""
     if data_dir is None:
         raise ApiError(404, "no collector status: this API runs without a data directory")
     try:
-        with open(os.path.join(data_dir, STATUS_FILE)) as f:
-            status = json.load(f)
+        status = read_status(data_dir)
     except FileNotFoundError:
         raise ApiError(404, "no collector status yet: is `mdc run` writing here?") from None
     except (OSError, ValueError) as exc:
