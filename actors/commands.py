@@ -542,27 +542,21 @@ def _add_reload(actions: argparse._SubParsersAction) -> None:
 
 
 def _reload(args: argparse.Namespace) -> int:
-    from actors.waiting import WaitTimeout, wait_until_sync
+    from actors.plugin_reload import NoAnswer, reload_and_wait
     from mdc.plugin_reloads import ReloadInbox
 
     data_dir = args.data_dir or default_data_dir()
     if not _collector_running(data_dir, time.time_ns()):
         raise ConfigError(f"no collector runs on {data_dir} (is `mdc run` using this --data-dir?)")
-    inbox = ReloadInbox(data_dir)
-    request = inbox.submit(args.name, time.time_ns())
     print(
         f"mdc plugins: asked the collector on {data_dir} to reload {args.name}; waiting up to "
         f"{args.timeout:.0f}s...",
         file=sys.stderr,
     )
     try:
-        answer = wait_until_sync(lambda: inbox.answer_to(request), args.timeout, "answer", 0.2)
-    except WaitTimeout:
-        withdrawn = inbox.withdraw(request)
-        raise ConfigError(
-            f"no answer from the collector on {data_dir} within {args.timeout:.0f}s; "
-            + ("the request is withdrawn" if withdrawn else "it is carrying it out still")
-        ) from None
+        answer = asyncio.run(reload_and_wait(ReloadInbox(data_dir), args.name, args.timeout))
+    except NoAnswer as exc:
+        raise ConfigError(f"the collector on {data_dir}: {exc}") from None
     print(answer.detail)
     return 0 if answer.ok else 1
 

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from actors.waiting import WaitTimeout, wait_until
 from mdc.errors import CollectorError
 from mdc.plugin_reloads import ReloadAnswer, ReloadInbox
 
@@ -47,6 +48,36 @@ class Reloaded:
     new: str
     drained: bool
     """Whether the old provider had every batch it sent acknowledged before it stopped."""
+
+
+class NoAnswer(CollectorError):
+    """No collector answered a reload request in time; `withdrawn`: it was taken back unread
+    (False: a collector took it and is carrying it out still)."""
+
+    def __init__(self, venue: str, timeout_s: float, withdrawn: bool) -> None:
+        then = "the request is withdrawn" if withdrawn else "it is carrying it out still"
+        super().__init__(f"no answer to reloading {venue} within {timeout_s:.0f}s; {then}")
+        self.withdrawn = withdrawn
+
+
+async def reload_and_wait(inbox: ReloadInbox, venue: str, timeout_s: float) -> ReloadAnswer:
+    """Asks the collector to reload `venue` and returns its answer, for the CLI and the admin
+    API alike; NoAnswer after `timeout_s`, the request withdrawn if nobody took it, so a
+    collector started later does not carry out a request its asker gave up on."""
+    request = inbox.submit(venue, time.time_ns())
+    found: list[ReloadAnswer] = []
+
+    async def answered() -> bool:
+        answer = inbox.answer_to(request)
+        if answer is not None:
+            found.append(answer)
+        return answer is not None
+
+    try:
+        await wait_until(answered, timeout_s, f"the collector's answer to reloading {venue}", 0.2)
+    except WaitTimeout:
+        raise NoAnswer(venue, timeout_s, inbox.withdraw(request)) from None
+    return found[0]
 
 
 def plugin_version(venue: str) -> str:

@@ -9,7 +9,13 @@ import threading
 import pytest
 from fastapi.testclient import TestClient
 
-from actors.plugin_reload import PluginRefused, installed_check, plugin_version
+from actors.plugin_reload import (
+    NoAnswer,
+    PluginRefused,
+    installed_check,
+    plugin_version,
+    reload_and_wait,
+)
 from mdc.plugin_reloads import MAX_ANSWERS, BadReloadRequest, ReloadAnswer, ReloadInbox
 from serve.auth import KeyRing
 from serve.jsonapi import new_app
@@ -80,3 +86,11 @@ def test_the_fresh_process_check_loads_built_ins_and_refuses_unknown_plugins():
     assert plugin_version("binance").startswith("mdc ")
     with pytest.raises(PluginRefused, match="nasdaq"):
         asyncio.run(check("nasdaq"))
+
+
+def test_an_unanswered_request_is_withdrawn_so_no_later_collector_carries_it_out(tmp_path):
+    inbox = ReloadInbox(str(tmp_path))
+    with pytest.raises(NoAnswer) as exc:
+        asyncio.run(reload_and_wait(inbox, "binance", 0.3))
+    assert exc.value.withdrawn and "withdrawn" in str(exc.value)
+    assert inbox.take() == []
