@@ -293,7 +293,7 @@ class Hub:
 
     async def _replay_then_attach(self, feed: Feed) -> None:
         sub = feed.subscription
-        if isinstance(sub.start, Live) and sub.kind in (Kind.TRADES, Kind.QUOTES, Kind.EVENTS):
+        if isinstance(sub.start, Live) and feed.views is None:  # stored events as they are
             self._attach(feed, self.position.as_dict())
             return
         wal = await asyncio.to_thread(self._open_wal)
