@@ -30,7 +30,6 @@ class Dashboard:
         self.bad_lines = 0
         self.last_error = ""
         self.prices: dict[tuple[str, str], list[tuple[int, float]]] = {}
-        self.last_recv: dict[tuple[str, str], int] = {}
 
     def feed(self, text: str) -> int:
         """Feeds every non-blank line; returns how many were events. A line that is not an
@@ -47,7 +46,6 @@ class Dashboard:
                 continue
             self.tracker.on_event(event)
             self._chart(event)
-            self.last_recv[event.venue, event.symbol] = event.ts_recv
             fed += 1
         self.events += fed
         return fed
@@ -62,23 +60,15 @@ class Dashboard:
         if len(points) > MAX_POINTS:
             del points[: len(points) - MAX_POINTS]
 
-    def vector(self, venue: str, symbol: str, t_ns: int | None = None) -> str:
-        """The instrument's features as of t_ns (default: its latest event) as JSON, with `t_ns`
-        and `ts_recv` (of the last event fed for it) as decimal text (nanoseconds exceed what a
-        JavaScript number holds exactly); `null` for an instrument never seen."""
-        if t_ns is not None and t_ns < self._latest(venue, symbol):
-            t_ns = None  # a query before the latest event time would go backwards
-        found = self.tracker.vector(venue, symbol, t_ns)
+    def vector(self, venue: str, symbol: str) -> str:
+        """The instrument's features as of its latest event, as JSON, with `t_ns` as decimal
+        text (nanoseconds exceed what a JavaScript number holds exactly); `null` for an
+        instrument never seen."""
+        found = self.tracker.vector(venue, symbol)
         if found is None:
             return "null"
         values = {k: _finite(v) for k, v in found.values.items()}
-        last = self.last_recv.get((venue, symbol))
-        stamps = {"t_ns": str(found.t_ns), "ts_recv": None if last is None else str(last)}
-        return json.dumps(stamps | {"features": values})
-
-    def _latest(self, venue: str, symbol: str) -> int:
-        inst = self.tracker._instruments.get((venue, symbol))
-        return -1 if inst is None else inst.latest_ts
+        return json.dumps({"t_ns": str(found.t_ns), "features": values})
 
     def instruments(self) -> str:
         return json.dumps(self.tracker.instruments())

@@ -107,7 +107,7 @@ function table(headers, rows) {
 
 const shown = (v) => (v === null || v === undefined ? "—" : String(v));
 
-function chart(holder, name, opts, data) {
+function chart(holder, opts, data) {
   if (!holder.chart) {
     holder.chart = new uPlot({ width: 560, height: 240, ...opts }, data, holder.el);
   } else {
@@ -264,11 +264,11 @@ function compare(server) {
 function drawLive() {
   const prices = JSON.parse(live.board.series(live.venue, live.symbol));
   live.charts.price ||= { el: $("price-chart") };
-  chart(live.charts.price, "price", { series: [{}, { label: "price", stroke: "#2a6fdb" }] }, prices);
+  chart(live.charts.price, { series: [{}, { label: "price", stroke: "#2a6fdb" }] }, prices);
   const depth = JSON.parse(live.board.depth(live.venue, live.symbol, DEPTH_LEVELS));
   if (depth) {
     live.charts.depth ||= { el: $("depth-chart") };
-    chart(live.charts.depth, "depth", {
+    chart(live.charts.depth, {
       scales: { x: { time: false } },
       series: [{ label: "price" }, { label: "bids", stroke: "#18794e" },
         { label: "asks", stroke: "#c62828" }],
@@ -358,7 +358,7 @@ function showOffline() {
   if (!offline.board || !$("offline-instrument").value) return;
   const [venue, symbol] = $("offline-instrument").value.split("|");
   offline.chart ||= { el: $("offline-chart") };
-  chart(offline.chart, "offline-price", { series: [{}, { label: "price", stroke: "#2a6fdb" }] },
+  chart(offline.chart, { series: [{}, { label: "price", stroke: "#2a6fdb" }] },
     JSON.parse(offline.board.series(venue, symbol)));
   const vector = JSON.parse(offline.board.vector(venue, symbol));
   $("offline-features").tBodies[0].replaceChildren(...Object.entries(vector.features).map(
