@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.metadata
 import json
 import logging
 import sys
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING
 from actors.waiting import WaitTimeout, wait_until
 from mdc.errors import CollectorError
 from mdc.plugin_reloads import ReloadAnswer, ReloadInbox
+from mdc.venues.registry import installed_version
 
 if TYPE_CHECKING:
     from actors.supervisor import Supervisor
@@ -80,15 +80,6 @@ async def reload_and_wait(inbox: ReloadInbox, venue: str, timeout_s: float) -> R
     return found[0]
 
 
-def plugin_version(venue: str) -> str:
-    """The installed plugin registering `venue`, as `<distribution> <version>`; read from disk
-    now, so after an upgrade it names the new version."""
-    for entry in importlib.metadata.entry_points(group="mdc.venues", name=venue):
-        dist = entry.dist
-        return f"{dist.name} {dist.version}" if dist is not None else entry.value
-    return "not installed"
-
-
 def installed_check(symbols_of: dict[str, Sequence[str]]) -> PluginCheck:
     """A PluginCheck for the venues collected here (their symbols get a book sync each)."""
 
@@ -123,7 +114,7 @@ def check_installed(venue: str, symbols: Sequence[str]) -> str:
     if adapter.has_books:
         for symbol in symbols:
             adapter.book_sync(symbol)
-    return plugin_version(venue)
+    return installed_version(venue)
 
 
 async def answer_reloads(

@@ -19,7 +19,6 @@ from ray.exceptions import RayActorError, RayTaskError
 
 from actors.connection import BACKFILL_DRAIN_S, VenueConnection, VenueRun
 from actors.panel import USAGE
-from actors.plugin_reload import plugin_version
 from actors.producer import Producer
 from actors.telemetry import NO_TRACER, collector_process, flush_tracing, setup_tracing
 from mdc.batching import Batcher, BatchPolicy, EventBatch
@@ -27,7 +26,7 @@ from mdc.errors import MalformedMessage
 from mdc.events import BookDelta, BookSnapshot, Event, Gap, Trade
 from mdc.sync import RESUBSCRIBING, NeedSnapshot, ResumePoint
 from mdc.venues.base import SendText, Session
-from mdc.venues.registry import get_venue
+from mdc.venues.registry import get_venue, installed_version
 
 log = logging.getLogger(__name__)
 TO_BOOK_ACTOR = (BookSnapshot, BookDelta, Gap, Trade)
@@ -67,7 +66,7 @@ class ProviderActor:
         self._types: collections.Counter[type] = collections.Counter()
         self._tasks: list[asyncio.Task] = []
         self.started_ns = time.time_ns()
-        self.plugin = plugin_version(run.venue)
+        self.plugin = installed_version(run.venue)
         """The venue plugin this process loaded ("<distribution> <version>"): hot reload says
         which one it replaced."""
         self.lag_ns = 0

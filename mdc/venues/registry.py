@@ -95,14 +95,23 @@ def plugin_infos() -> list[PluginInfo]:
     return sorted(infos, key=lambda i: (i.id, i.distribution))
 
 
-def _info(entry: importlib.metadata.EntryPoint, duplicated: bool) -> PluginInfo:
+def installed_version(name: str) -> str:
+    """`<distribution> <version>` of the installed plugin registering venue `name`, read from
+    the metadata now (after an upgrade: the new one), without importing the plugin."""
+    for entry in entry_points_of(GROUP):
+        if entry.name == name:
+            return " ".join(_distribution(entry))
+    return "not installed"
+
+
+def _distribution(entry: importlib.metadata.EntryPoint) -> tuple[str, str]:
     dist = entry.dist
-    info = PluginInfo(
-        id=entry.name,
-        target=entry.value,
-        distribution="?" if dist is None else dist.name,
-        version="?" if dist is None else dist.version,
-    )
+    return ("?", "?") if dist is None else (dist.name, dist.version)
+
+
+def _info(entry: importlib.metadata.EntryPoint, duplicated: bool) -> PluginInfo:
+    distribution, version = _distribution(entry)
+    info = PluginInfo(id=entry.name, target=entry.value, distribution=distribution, version=version)
     if duplicated:
         return replace(info, error="more than one distribution registers this venue id")
     try:

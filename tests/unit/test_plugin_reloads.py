@@ -13,10 +13,10 @@ from actors.plugin_reload import (
     NoAnswer,
     PluginRefused,
     installed_check,
-    plugin_version,
     reload_and_wait,
 )
 from mdc.plugin_reloads import MAX_ANSWERS, BadReloadRequest, ReloadAnswer, ReloadInbox
+from mdc.venues.registry import installed_version
 from serve.auth import KeyRing
 from serve.jsonapi import new_app
 from serve.plugins_api import plugins_router
@@ -82,8 +82,8 @@ def test_the_admin_route_waits_for_the_collectors_answer(tmp_path, ok, status):
 
 def test_the_fresh_process_check_loads_built_ins_and_refuses_unknown_plugins():
     check = installed_check({"binance": ("BTC-USDT",)})
-    assert asyncio.run(check("binance")) == plugin_version("binance")
-    assert plugin_version("binance").startswith("mdc ")
+    assert asyncio.run(check("binance")) == installed_version("binance")
+    assert installed_version("binance").startswith("mdc ")
     with pytest.raises(PluginRefused, match="nasdaq"):
         asyncio.run(check("nasdaq"))
 
